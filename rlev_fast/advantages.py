@@ -1,0 +1,109 @@
+"""Advantage estimators over rewards laid out as consecutive groups of `group_size` completions.
+
+    grpo                   (r - mean_g r) / (std_g r + eps)          per-group standardization
+    grpo with scale s      s * (c - mean_g c) / (std_g c + eps),  c = r / s
+    dr_grpo                r - mean_g r                               (no std division, Dr. GRPO)
+    rloo                   r_i - mean of the other completions of the group
+    reinforce_pp           (r - mean_B r) / (std_B r + eps)           whitening over the whole batch
+    reinforce_pp_baseline  group mean removed, then whitened over the batch
+
+Why `scale` exists: s(x) is constant within a group, so plain GRPO's division by the group std
+cancels it: (s c - s mean c) / (s std c) = (c - mean c) / std c. RLEV's value weighting would be
+erased; passing the per-completion s(x) as `scale` keeps it. The other estimators keep the value
+scale on their own (they do not divide by a per-group statistic), so `scale` does not change them.
+
+Stds are unbiased (as in verl and TRL). Groups of one, groups whose rewards are all equal and a
+batch with zero std give zero advantages, never NaN.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .rewards import ArrayLike, as_float_tensor, check_finite, check_nonempty, first_bad_index
+
+ESTIMATORS = ("grpo", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline")
+
+
+def _group_view(x: torch.Tensor, group_size: int) -> torch.Tensor:
+    return x.view(-1, group_size)  # (num_groups, group_size)
+
+
+def _group_standardize(x: torch.Tensor, group_size: int, eps: float) -> torch.Tensor:
+    g = _group_view(x, group_size)
+    if group_size == 1:
+        return torch.zeros_like(x)
+    centered = g - g.mean(dim=1, keepdim=True)
+    std = g.std(dim=1, keepdim=True)
+    # All-equal groups: the centered value can be a rounding residue (1e-17), not a signal.
+    constant = (g.amax(dim=1, keepdim=True) == g.amin(dim=1, keepdim=True))
+    return torch.where(constant, torch.zeros_like(centered), centered / (std + eps)).reshape(-1)
+
+
+def _whiten(x: torch.Tensor, eps: float) -> torch.Tensor:
+    if x.numel() < 2 or bool(x.amax() == x.amin()):
+        return torch.zeros_like(x)
+    return (x - x.mean()) / (x.std() + eps)
+
+
+def compute_advantages(
+    rewards: ArrayLike,
+    group_size: int,
+    estimator: str = "grpo",
+    scale: Optional[ArrayLike] = None,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """One advantage per completion (float32, computed in float64). See the module docstring."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
+        raise ValueError(f"group_size must be a positive int, got {group_size!r}")
+    if not (eps >= 0):
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    r = as_float_tensor(rewards, "rewards", torch.float64)
+    out_dtype = r.dtype if r.dtype in (torch.float32, torch.bfloat16, torch.float16) else torch.float32
+    r = r.to(torch.float64)
+    check_nonempty(r, "rewards")
+    check_finite(r, "rewards")
+    if r.numel() % group_size:
+        raise ValueError(
+            f"rewards has {r.numel()} entries, not a multiple of group_size={group_size}"
+        )
+    s = None
+    if scale is not None:
+        s = as_float_tensor(scale, "scale", torch.float64).to(torch.float64)
+        if s.shape != r.shape:
+            raise ValueError(f"scale has {s.numel()} entries but rewards has {r.numel()}")
+        check_finite(s, "scale")
+        bad = s <= 0
+        if bool(bad.any()):
+            i = first_bad_index(bad)
+            raise ValueError(f"scale[{i}] must be > 0, got {s[i].item()}")
+
+    if estimator == "grpo":
+        if s is None:
+            adv = _group_standardize(r, group_size, eps)
+        else:
+            adv = s * _group_standardize(r / s, group_size, eps)
+    elif estimator == "dr_grpo":
+        g = _group_view(r, group_size)
+        adv = (g - g.mean(dim=1, keepdim=True)).reshape(-1)
+    elif estimator == "rloo":
+        if group_size == 1:
+            adv = torch.zeros_like(r)
+        else:
+            g = _group_view(r, group_size)
+            baseline = (g.sum(dim=1, keepdim=True) - g) / (group_size - 1)
+            adv = (g - baseline).reshape(-1)
+    elif estimator == "reinforce_pp":
+        adv = _whiten(r, eps)
+    else:  # reinforce_pp_baseline
+        g = _group_view(r, group_size)
+        adv = _whiten((g - g.mean(dim=1, keepdim=True)).reshape(-1), eps)
+    if estimator in ("dr_grpo", "rloo"):
+        # A group whose rewards are all equal carries no signal: exactly zero, not a 1e-17 residue.
+        g = _group_view(r, group_size)
+        constant = (g.amax(dim=1, keepdim=True) == g.amin(dim=1, keepdim=True)).expand_as(g)
+        adv = adv.masked_fill(constant.reshape(-1), 0.0)
+    return adv.to(out_dtype)

@@ -1,0 +1,1 @@
+"""Experiment runners (the paper reproduction grid)."""

@@ -1,0 +1,487 @@
+"""The public policy-loss API: `PolicyLossConfig`, `policy_loss`, `PolicyLossOutput`.
+
+`policy_loss` goes from final hidden states h [N, H] (or [B, T, H]) and the lm_head weight W [V, H]
+to the value-weighted clipped policy loss, without the caller ever holding the [N, V] logits.
+Every backend computes the same function, defined here once:
+
+    z_t        = h_t W^T / temperature                      logits at temperature
+    logp_t     = log_softmax(z_t)[y_t]
+    log_ratio  = clamp(logp_t - old_t, -20, 20)             token level (PPO / GRPO)
+               = logp_t - sg(logp_t) + sg(mean_{t in seq} (logp - old))       sequence level (GSPO)
+    ratio      = exp(log_ratio)
+    pg_t       = max(-A ratio, -A clamp(ratio, 1 - clip_low, 1 + clip_high))
+               -> min(pg_t, -A dual_clip) where A < 0, when dual_clip is set
+    kl_t       = k1: logp - ref | k2: (logp - ref)^2 / 2 | k3: exp(ref - logp) - (ref - logp) - 1
+    H_t        = entropy of softmax(z_t)
+    loss       = sum_t w_t (pg_t + kl_coef kl_t - entropy_coef H_t)
+
+with aggregation weights w_t (zero off the response mask m):
+    token-mean                 m_t / (num_tokens or sum m)
+    seq-mean-token-sum         m_t / S
+    seq-mean-token-mean        m_t / (S |y_seq(t)|)
+    seq-mean-token-sum-norm    m_t / (S norm_constant)                (Dr. GRPO)
+S is the number of sequences: B for [B, T, H] input, len(advantages) for per-sequence advantages,
+else max(seq_ids) + 1.
+
+Backends: "reference" (materializes fp32 logits; the ground truth), "chunked" (PyTorch, chunked over
+tokens) and "triton" (fused kernels) as they are installed; "auto" picks triton on CUDA, chunked
+elsewhere, reference when neither is available. The env var RLEV_FAST_LOSS_BACKEND overrides "auto".
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple, Union
+
+import torch
+
+LOSS_AGGS = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+KL_ESTIMATORS = ("k1", "k2", "k3")
+RATIO_LEVELS = ("token", "sequence")
+LOG_RATIO_CLAMP = 20.0  # exp(20) ~ 5e8: keeps a stale old_logprob from overflowing the ratio (verl does the same)
+
+
+@dataclass
+class PolicyLossConfig:
+    """Options of the clipped policy loss (see the module docstring for the exact function).
+
+    clip_low / clip_high: decoupled PPO clip range [1 - clip_low, 1 + clip_high]; 0.28 for
+        clip_high gives DAPO's clip-higher.
+    dual_clip: None, or c > 1 (e.g. 3.0): bounds the loss of negative-advantage tokens by -A c.
+    kl_coef, kl_estimator: KL penalty against ref_logprobs with estimator k1 | k2 | k3.
+    entropy_coef: weight of the entropy bonus (subtracted from the loss).
+    compute_entropy: report the mean entropy even when entropy_coef is 0 (costs one more pass
+        over the vocabulary in the fused backends).
+    loss_agg / norm_constant: aggregation over tokens; norm_constant is the constant of
+        seq-mean-token-sum-norm (defaults to T for [B, T, H] input).
+    ratio_level: "token" (PPO/GRPO) or "sequence" (GSPO: length-normalized sequence ratio).
+    temperature: the logits are divided by it (the sampling temperature of the rollout).
+    eos_token_id: when set, the output carries p_eos and eos_grad at every position.
+    deterministic: fused backends reduce the weight gradient over tokens without float atomics,
+        so two runs give bitwise-identical gradients.
+    chunk_size: tokens per chunk in the chunked backend (peak memory ~ chunk_size * V * 4 bytes * 3).
+    """
+
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    dual_clip: Optional[float] = None
+    kl_coef: float = 0.0
+    kl_estimator: str = "k3"
+    entropy_coef: float = 0.0
+    compute_entropy: bool = False
+    loss_agg: str = "token-mean"
+    norm_constant: Optional[float] = None
+    ratio_level: str = "token"
+    temperature: float = 1.0
+    eos_token_id: Optional[int] = None
+    deterministic: bool = True
+    chunk_size: int = 1024
+
+    def __post_init__(self):
+        def finite(name, lo=None, strict=False):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"PolicyLossConfig.{name} must be a finite number, got {v!r}")
+            if lo is not None and (v <= lo if strict else v < lo):
+                raise ValueError(f"PolicyLossConfig.{name} must be {'>' if strict else '>='} {lo}, got {v!r}")
+
+        finite("clip_low", 0.0)
+        finite("clip_high", 0.0)
+        if self.clip_low >= 1.0:
+            raise ValueError(f"PolicyLossConfig.clip_low must be < 1 (ratio floor 1 - clip_low > 0), got {self.clip_low}")
+        if self.dual_clip is not None:
+            finite("dual_clip")
+            if self.dual_clip <= 1.0:
+                raise ValueError(f"PolicyLossConfig.dual_clip must be > 1 (e.g. 3.0) or None, got {self.dual_clip}")
+        finite("kl_coef", 0.0)
+        finite("entropy_coef")
+        finite("temperature", 0.0, strict=True)
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ValueError(f"PolicyLossConfig.kl_estimator must be one of {KL_ESTIMATORS}, got {self.kl_estimator!r}")
+        if self.loss_agg not in LOSS_AGGS:
+            raise ValueError(f"PolicyLossConfig.loss_agg must be one of {LOSS_AGGS}, got {self.loss_agg!r}")
+        if self.ratio_level not in RATIO_LEVELS:
+            raise ValueError(f"PolicyLossConfig.ratio_level must be one of {RATIO_LEVELS}, got {self.ratio_level!r}")
+        if self.norm_constant is not None:
+            finite("norm_constant", 0.0, strict=True)
+        if self.eos_token_id is not None and (
+            isinstance(self.eos_token_id, bool) or not isinstance(self.eos_token_id, int) or self.eos_token_id < 0
+        ):
+            raise ValueError(f"PolicyLossConfig.eos_token_id must be a non-negative int or None, got {self.eos_token_id!r}")
+        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise ValueError(f"PolicyLossConfig.chunk_size must be a positive int, got {self.chunk_size!r}")
+
+    @property
+    def needs_entropy(self) -> bool:
+        return self.compute_entropy or self.entropy_coef != 0.0
+
+
+@dataclass
+class PolicyLossOutput:
+    """What `policy_loss` returns. Per-token tensors have the leading shape of `hidden` ([N] or [B, T]).
+
+    loss: scalar, differentiable w.r.t. hidden and weight. logprobs: log p(target) at temperature,
+    detached (0 where the target is off the mask and out of range). clip_frac: fraction of response
+    tokens whose gradient the clipping zeroes. kl / entropy: means over response tokens (None when
+    not computed). p_eos / eos_grad: p(EOS) and d loss / d (raw) EOS logit at every position (None
+    unless eos_token_id is set).
+    """
+
+    loss: torch.Tensor
+    logprobs: torch.Tensor
+    clip_frac: torch.Tensor
+    kl: Optional[torch.Tensor] = None
+    entropy: Optional[torch.Tensor] = None
+    p_eos: Optional[torch.Tensor] = None
+    eos_grad: Optional[torch.Tensor] = None
+
+
+@dataclass
+class FlatInputs:
+    """Validated inputs, flattened to tokens. What every backend receives."""
+
+    hidden: torch.Tensor  # (N, H), float
+    weight: torch.Tensor  # (V, H), same dtype as hidden
+    targets: torch.Tensor  # (N,) int64, in [0, V) everywhere (off-mask out-of-range ids set to 0)
+    target_valid: torch.Tensor  # (N,) bool: the original target was in range
+    mask: torch.Tensor  # (N,) float32 (float64 for float64 hidden) in {0, 1}
+    advantages: torch.Tensor  # (N,) float32 per token, or (S,) per sequence
+    adv_per_seq: bool
+    seq_ids: Optional[torch.Tensor]  # (N,) int64 in [0, S), or None
+    num_seqs: int
+    old_logprobs: Optional[torch.Tensor]  # (N,) float32
+    ref_logprobs: Optional[torch.Tensor]  # (N,) float32
+    weights: torch.Tensor  # (N,) float32 aggregation weights w_t
+    lead_shape: Tuple[int, ...]
+
+    def token_advantages(self) -> torch.Tensor:
+        return self.advantages[self.seq_ids] if self.adv_per_seq else self.advantages
+
+
+# ----------------------------------------------------------------------------------------------
+# Input validation
+# ----------------------------------------------------------------------------------------------
+_FLOATS = (torch.float32, torch.bfloat16, torch.float16, torch.float64)
+
+
+def _check_float_like(t, name, shape, device):
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype not in _FLOATS:
+        raise ValueError(f"{name} must be a float tensor, got dtype {t.dtype}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+    if t.device != device:
+        raise ValueError(f"{name} is on {t.device} but hidden is on {device}")
+
+
+def _check_finite_where(t: torch.Tensor, where: torch.Tensor, name: str) -> None:
+    bad = ~torch.isfinite(t) & where
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(f"{name} has a non-finite value at token {i}: {t[i].item()}")
+
+
+def prepare_inputs(
+    hidden, weight, targets, advantages, mask, old_logprobs, ref_logprobs, seq_ids, num_tokens, config
+) -> FlatInputs:
+    if not isinstance(hidden, torch.Tensor) or not isinstance(weight, torch.Tensor):
+        raise TypeError("hidden and weight must be torch.Tensor")
+    if hidden.dtype not in _FLOATS:
+        raise ValueError(f"hidden must be a float tensor, got dtype {hidden.dtype}")
+    if hidden.dim() not in (2, 3):
+        raise ValueError(f"hidden must be [N, H] or [B, T, H], got shape {tuple(hidden.shape)}")
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be [V, H] (the lm_head weight), got shape {tuple(weight.shape)}")
+    if weight.shape[1] != hidden.shape[-1]:
+        raise ValueError(f"weight is [V, H] = {tuple(weight.shape)} but hidden has H = {hidden.shape[-1]}")
+    if weight.dtype != hidden.dtype:
+        raise ValueError(f"weight dtype {weight.dtype} differs from hidden dtype {hidden.dtype}")
+    if weight.device != hidden.device:
+        raise ValueError(f"weight is on {weight.device} but hidden is on {hidden.device}")
+    device = hidden.device
+    # Per-token quantities in fp32, or fp64 when the whole computation is fp64 (ground truth, gradcheck).
+    ptype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    lead = tuple(hidden.shape[:-1])
+    N, V = math.prod(lead), weight.shape[0]
+    if N == 0:
+        raise ValueError("hidden holds no tokens (empty batch)")
+    if V == 0:
+        raise ValueError("weight has an empty vocabulary")
+
+    if not isinstance(targets, torch.Tensor) or targets.dtype.is_floating_point or targets.dtype == torch.bool:
+        raise ValueError(f"targets must be an integer tensor, got {getattr(targets, 'dtype', type(targets).__name__)}")
+    if tuple(targets.shape) != lead:
+        raise ValueError(f"targets must have shape {lead}, got {tuple(targets.shape)}")
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+    if tuple(mask.shape) != lead:
+        raise ValueError(f"mask must have shape {lead}, got {tuple(mask.shape)}")
+    m = mask.reshape(N).to(device=device, dtype=ptype)
+    if bool(((m != 0) & (m != 1)).any()):
+        raise ValueError("mask must hold only 0/1 (or bool) values")
+    on = m > 0
+    tgt = targets.reshape(N).to(device=device, dtype=torch.int64)
+    valid = (tgt >= 0) & (tgt < V)
+    bad = on & ~valid
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(f"targets[{i}] = {int(tgt[i])} is outside the vocabulary [0, {V}) on a masked-in token")
+    tgt = torch.where(valid, tgt, torch.zeros_like(tgt))
+
+    if seq_ids is not None:
+        if not isinstance(seq_ids, torch.Tensor) or seq_ids.dtype.is_floating_point or seq_ids.dtype == torch.bool:
+            raise ValueError("seq_ids must be an integer tensor")
+        if tuple(seq_ids.shape) != lead:
+            raise ValueError(f"seq_ids must have shape {lead}, got {tuple(seq_ids.shape)}")
+        sid = seq_ids.reshape(N).to(device=device, dtype=torch.int64)
+        if bool((sid < 0).any()):
+            raise ValueError("seq_ids must be >= 0")
+    elif hidden.dim() == 3:
+        B, T = lead
+        sid = torch.arange(B, device=device).repeat_interleave(T)
+    else:
+        sid = None
+
+    if not isinstance(advantages, torch.Tensor):
+        raise TypeError(f"advantages must be a torch.Tensor, got {type(advantages).__name__}")
+    if advantages.dtype not in _FLOATS:
+        raise ValueError(f"advantages must be a float tensor, got dtype {advantages.dtype}")
+    if tuple(advantages.shape) == lead:
+        adv = advantages.reshape(N).to(device=device, dtype=ptype)
+        per_seq = False
+        _check_finite_where(adv, on, "advantages")
+        num_seqs = int(sid.max()) + 1 if sid is not None else 0
+        if hidden.dim() == 3 and seq_ids is None:
+            num_seqs = lead[0]
+    elif advantages.dim() == 1 and sid is not None:
+        adv = advantages.to(device=device, dtype=ptype)
+        per_seq = True
+        num_seqs = adv.numel()
+        if int(sid.max()) >= num_seqs:
+            raise ValueError(f"seq_ids reach {int(sid.max())} but advantages holds {num_seqs} sequences")
+        bad = ~torch.isfinite(adv)
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0, 0])
+            raise ValueError(f"advantages[{i}] (sequence {i}) is not finite: {adv[i].item()}")
+    else:
+        raise ValueError(
+            f"advantages must have the token shape {lead}, or be per sequence [S] together with seq_ids "
+            f"(or [B] for [B, T, H] hidden); got shape {tuple(advantages.shape)}"
+        )
+
+    def per_token(t, name):
+        if t is None:
+            return None
+        _check_float_like(t, name, lead, device)
+        t = t.reshape(N).to(ptype)
+        _check_finite_where(t, on, name)
+        return torch.where(on, t, torch.zeros_like(t))
+
+    old = per_token(old_logprobs, "old_logprobs")
+    ref = per_token(ref_logprobs, "ref_logprobs")
+    if config.kl_coef > 0 and ref is None:
+        raise ValueError("kl_coef > 0 needs ref_logprobs")
+    if config.eos_token_id is not None and config.eos_token_id >= V:
+        raise ValueError(f"eos_token_id {config.eos_token_id} is outside the vocabulary [0, {V})")
+    if config.ratio_level == "sequence" and sid is None:
+        raise ValueError("ratio_level='sequence' (GSPO) needs seq_ids or [B, T, H] hidden")
+
+    w = aggregation_weights(m, sid, num_seqs, num_tokens, config, lead)
+    return FlatInputs(
+        hidden=hidden.reshape(N, hidden.shape[-1]),
+        weight=weight,
+        targets=tgt,
+        target_valid=valid,
+        mask=m,
+        advantages=adv,
+        adv_per_seq=per_seq,
+        seq_ids=sid,
+        num_seqs=num_seqs,
+        old_logprobs=old,
+        ref_logprobs=ref,
+        weights=w,
+        lead_shape=lead,
+    )
+
+
+def aggregation_weights(m, sid, num_seqs, num_tokens, config, lead) -> torch.Tensor:
+    """w_t such that loss = sum_t w_t l_t for the configured aggregation."""
+    if config.loss_agg == "token-mean":
+        if num_tokens is not None:
+            denom = float(num_tokens)
+            if not (math.isfinite(denom) and denom > 0):
+                raise ValueError(f"num_tokens must be > 0, got {num_tokens!r}")
+        else:
+            denom = max(float(m.sum()), 1.0)
+        return m / denom
+    if sid is None:
+        raise ValueError(f"loss_agg={config.loss_agg!r} needs seq_ids or [B, T, H] hidden")
+    S = max(num_seqs, 1)
+    if config.loss_agg == "seq-mean-token-sum":
+        return m / S
+    if config.loss_agg == "seq-mean-token-mean":
+        lengths = torch.zeros(S, dtype=m.dtype, device=m.device).index_add_(0, sid, m)
+        return m / (S * lengths.clamp(min=1.0)[sid])
+    norm = config.norm_constant
+    if norm is None:
+        if len(lead) != 2:
+            raise ValueError("loss_agg='seq-mean-token-sum-norm' needs norm_constant for flat [N, H] input")
+        norm = float(lead[1])
+    return m / (S * norm)
+
+
+# ----------------------------------------------------------------------------------------------
+# The per-token objective, shared by the PyTorch backends (the Triton kernels mirror it)
+# ----------------------------------------------------------------------------------------------
+def sequence_log_ratio(logp, inputs: FlatInputs) -> torch.Tensor:
+    """Per token: the mean of (logp - old) over its sequence's response tokens (detached). GSPO."""
+    if inputs.old_logprobs is None:
+        return torch.zeros_like(logp)
+    diff = (logp.detach() - inputs.old_logprobs) * inputs.mask
+    S = max(inputs.num_seqs, int(inputs.seq_ids.max()) + 1)
+    sums = torch.zeros(S, dtype=diff.dtype, device=logp.device).index_add_(0, inputs.seq_ids, diff)
+    lens = torch.zeros(S, dtype=diff.dtype, device=logp.device).index_add_(0, inputs.seq_ids, inputs.mask)
+    return (sums / lens.clamp(min=1.0))[inputs.seq_ids]
+
+
+def token_objective(logp: torch.Tensor, inputs: FlatInputs, config: PolicyLossConfig, seq_log_ratio=None):
+    """Per-token loss terms from log-probs (differentiable in logp).
+
+    Returns (pg_plus_kl [N], clipped [N] bool, kl [N] or None). The entropy term is added by the
+    backend, which owns the logits.
+    """
+    adv = inputs.token_advantages()
+    old = inputs.old_logprobs if inputs.old_logprobs is not None else logp.detach()
+    if config.ratio_level == "sequence":
+        if seq_log_ratio is None:
+            seq_log_ratio = sequence_log_ratio(logp, inputs)
+        log_ratio = logp - logp.detach() + seq_log_ratio.clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+    else:
+        log_ratio = torch.clamp(logp - old, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+    ratio = torch.exp(log_ratio)
+    pg1 = -adv * ratio
+    pg2 = -adv * torch.clamp(ratio, 1.0 - config.clip_low, 1.0 + config.clip_high)
+    pg = torch.maximum(pg1, pg2)
+    clipped = pg2 > pg1
+    if config.dual_clip is not None:
+        pg3 = -adv * config.dual_clip
+        dual_active = (adv < 0) & (pg3 < pg)
+        pg = torch.where(adv < 0, torch.minimum(pg, pg3), pg)
+        clipped = clipped | dual_active
+    kl = None
+    if inputs.ref_logprobs is not None:
+        kl = kl_penalty(logp, inputs.ref_logprobs, config.kl_estimator)
+        pg = pg + config.kl_coef * kl
+    return pg, clipped, kl
+
+
+def kl_penalty(logp: torch.Tensor, ref: torch.Tensor, estimator: str) -> torch.Tensor:
+    """Schulman's estimators of KL(pi || ref) from per-token log-probs."""
+    if estimator == "k1":
+        return logp - ref
+    if estimator == "k2":
+        return 0.5 * (logp - ref) ** 2
+    d = torch.clamp(ref - logp, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+    return torch.exp(d) - d - 1.0
+
+
+def masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    return (x.to(m.dtype) * m).sum() / m.sum().clamp(min=1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Backends and the entry point
+# ----------------------------------------------------------------------------------------------
+BackendFn = Callable[[FlatInputs, PolicyLossConfig], PolicyLossOutput]
+
+# name -> "module:function", imported on first use so that importing rlev_fast never imports triton.
+_BACKEND_PATHS: Dict[str, str] = {
+    "reference": "rlev_fast.loss_reference:reference_policy_loss",
+    "chunked": "rlev_fast.loss_chunked:chunked_policy_loss",
+    "triton": "rlev_fast.kernels.fused_policy_loss:triton_policy_loss",
+}
+_BACKENDS: Dict[str, BackendFn] = {}
+
+
+def register_backend(name: str, path_or_fn: Union[str, BackendFn]) -> None:
+    if callable(path_or_fn):
+        _BACKENDS[name] = path_or_fn
+    else:
+        _BACKEND_PATHS[name] = path_or_fn
+
+
+def _load_backend(name: str) -> Optional[BackendFn]:
+    if name in _BACKENDS:
+        return _BACKENDS[name]
+    path = _BACKEND_PATHS.get(name)
+    if path is None:
+        return None
+    module, fn = path.split(":")
+    try:
+        _BACKENDS[name] = getattr(importlib.import_module(module), fn)
+    except ImportError:
+        return None
+    return _BACKENDS[name]
+
+
+def available_backends() -> Tuple[str, ...]:
+    return tuple(n for n in _BACKEND_PATHS if _load_backend(n) is not None)
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The concrete backend name for `backend` on `device` ("auto" resolved)."""
+    if backend == "auto":
+        backend = os.environ.get("RLEV_FAST_LOSS_BACKEND", "auto")
+    if backend != "auto":
+        if backend not in _BACKEND_PATHS and backend not in _BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; known: {sorted(set(_BACKEND_PATHS) | set(_BACKENDS))}")
+        return backend
+    order = ("triton", "chunked", "reference") if device.type == "cuda" else ("chunked", "reference")
+    for name in order:
+        if _load_backend(name) is not None:
+            return name
+    return "reference"
+
+
+def policy_loss(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    old_logprobs: Optional[torch.Tensor] = None,
+    ref_logprobs: Optional[torch.Tensor] = None,
+    seq_ids: Optional[torch.Tensor] = None,
+    num_tokens: Optional[Union[int, float, torch.Tensor]] = None,
+    config: Optional[PolicyLossConfig] = None,
+    backend: str = "auto",
+) -> PolicyLossOutput:
+    """Value-weighted clipped policy loss from final hidden states and the lm_head weight.
+
+    hidden [N, H] or [B, T, H]; weight [V, H]; targets, mask, old/ref log-probs in the leading shape;
+    advantages per token, or per sequence [S] with seq_ids (or [B] for 3-D hidden). old_logprobs=None
+    means on-policy (ratio 1, gradient still flows). num_tokens: global token count for token-mean
+    across micro-batches and ranks. See the module docstring for the exact function.
+    """
+    if config is None:
+        config = PolicyLossConfig()
+    elif not isinstance(config, PolicyLossConfig):
+        raise TypeError(f"config must be a PolicyLossConfig, got {type(config).__name__}")
+    if isinstance(num_tokens, torch.Tensor):
+        num_tokens = float(num_tokens.item())
+    inputs = prepare_inputs(hidden, weight, targets, advantages, mask, old_logprobs, ref_logprobs,
+                            seq_ids, num_tokens, config)
+    name = resolve_backend(backend, hidden.device)
+    fn = _load_backend(name)
+    if fn is None:
+        raise RuntimeError(f"loss backend {name!r} is not available here (import failed)")
+    out = fn(inputs, config)
+    lead = inputs.lead_shape
+    for key in ("logprobs", "p_eos", "eos_grad"):
+        t = getattr(out, key)
+        if t is not None:
+            setattr(out, key, t.reshape(lead))
+    return out
