@@ -1,0 +1,87 @@
+"""Advantage estimators on hand-computed cases, value preservation under GRPO, and input errors."""
+import pytest
+import torch
+
+from rlev_fast import compute_advantages, rlev_reward, value_scale
+from rlev_fast.advantages import ESTIMATORS
+
+EPS = 1e-6
+
+
+def test_grpo_hand_computed():
+    # group [1, 0, 0, 1]: mean 0.5, unbiased std sqrt(1/3)
+    adv = compute_advantages([1.0, 0.0, 0.0, 1.0], group_size=4, estimator="grpo", eps=0.0)
+    s = (1 / 3) ** 0.5
+    assert adv.tolist() == pytest.approx([0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s], rel=1e-6)
+
+
+def test_dr_grpo_and_rloo_hand_computed():
+    r = [3.0, 1.0, 2.0, 0.0, 0.0, 4.0]
+    assert compute_advantages(r, 3, "dr_grpo").tolist() == pytest.approx([1.0, -1.0, 0.0, -4 / 3, -4 / 3, 8 / 3])
+    # rloo: r_i - mean(others)
+    assert compute_advantages(r, 3, "rloo").tolist() == pytest.approx([1.5, -1.5, 0.0, -2.0, -2.0, 4.0])
+
+
+def test_reinforce_pp_whitens_over_batch():
+    r = torch.tensor([1.0, 0.0, 2.0, 5.0])
+    adv = compute_advantages(r, 2, "reinforce_pp", eps=0.0)
+    ref = (r.double() - r.double().mean()) / r.double().std()
+    assert adv.tolist() == pytest.approx(ref.tolist(), rel=1e-6)
+    adv_b = compute_advantages(r, 2, "reinforce_pp_baseline", eps=0.0)
+    c = torch.tensor([0.5, -0.5, -1.5, 1.5], dtype=torch.float64)
+    assert adv_b.tolist() == pytest.approx(((c - c.mean()) / c.std()).tolist(), rel=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "rewards,group_size",
+    [([0.7, 0.7, 0.7], 3), ([0.3], 1), ([0.1, 0.9], 1), ([0.2] * 4, 2)],
+    ids=["all-equal-group", "single", "groups-of-one", "all-equal-batch"],
+)
+def test_degenerate_groups_give_zero_not_nan(estimator, rewards, group_size):
+    adv = compute_advantages(rewards, group_size, estimator)
+    if estimator == "reinforce_pp" and len(set(rewards)) > 1:
+        # batch whitening does not look at groups: [0.1, 0.9] still differ across the batch
+        assert torch.isfinite(adv).all() and adv.abs().max() > 0
+    else:
+        assert adv.abs().max().item() == 0.0
+
+
+def test_group_standardization_zeroes_constant_groups_inside_a_batch():
+    adv = compute_advantages([0.1, 0.1, 0.1, 1.0, 0.0, 1.0], 3, "grpo")
+    assert adv[:3].abs().max().item() == 0.0 and adv[3:].abs().max() > 0
+
+
+def test_grpo_with_scale_keeps_value_and_plain_grpo_erases_it():
+    """Same correctness pattern, different values: only GRPO with `scale` keeps the ratio of s(x)."""
+    correct = [1, 0, 0, 1, 1, 0, 0, 1]  # two groups of 4, same pattern
+    values = [0.02] * 4 + [0.08] * 4  # s = 1.2 and 1.8
+    s = value_scale(values)
+    r = rlev_reward(correct, values)
+    with_scale = compute_advantages(r, 4, "grpo", scale=s)
+    ratio = with_scale[4:] / with_scale[:4]
+    assert ratio.tolist() == pytest.approx([1.8 / 1.2] * 4, rel=1e-5)
+    plain = compute_advantages(r, 4, "grpo")
+    assert (plain[4:] / plain[:4]).tolist() == pytest.approx([1.0] * 4, rel=1e-5)  # s(x) divided out
+    # the scale-aware estimators that need no `scale` keep it on their own
+    for est in ("dr_grpo", "rloo"):
+        a = compute_advantages(r, 4, est)
+        assert (a[4:] / a[:4]).tolist() == pytest.approx([1.5] * 4, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"rewards": [1.0, float("nan")], "group_size": 2}, r"rewards\[1\] is not finite"),
+        ({"rewards": [1.0, 2.0, 3.0], "group_size": 2}, "not a multiple of group_size=2"),
+        ({"rewards": [], "group_size": 1}, "rewards is empty"),
+        ({"rewards": [1.0], "group_size": 0}, "group_size must be a positive int"),
+        ({"rewards": [1.0], "group_size": 1, "estimator": "ppo"}, "estimator must be one of"),
+        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0]}, "scale has 1 entries"),
+        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0, 0.0]}, r"scale\[1\] must be > 0"),
+        ({"rewards": torch.zeros(2, 2), "group_size": 2}, "rewards must be 1-D"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        compute_advantages(**kwargs)
