@@ -7,12 +7,15 @@ __version__ = "0.1.0"
 
 from .advantages import ESTIMATORS, compute_advantages
 from .loss import PolicyLossConfig, PolicyLossOutput, policy_loss
+from .loss_module import FusedPolicyLoss
 from .metrics import accuracy, by_value_bucket, h_acc, mean_length, value_density
+from .verify import extract_answer, verify, verify_batch
 from .rewards import SCALE_FORMS, difficulty_values, exam_values, rlev_reward, value_scale
 from . import metrics
 
 __all__ = [
     "ESTIMATORS",
+    "FusedPolicyLoss",
     "SCALE_FORMS",
     "PolicyLossConfig",
     "PolicyLossOutput",
@@ -21,6 +24,7 @@ __all__ = [
     "compute_advantages",
     "difficulty_values",
     "exam_values",
+    "extract_answer",
     "h_acc",
     "mean_length",
     "metrics",
@@ -28,4 +32,6 @@ __all__ = [
     "rlev_reward",
     "value_density",
     "value_scale",
+    "verify",
+    "verify_batch",
 ]

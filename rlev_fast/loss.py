@@ -253,6 +253,7 @@ def prepare_inputs(
         adv = advantages.reshape(N).to(device=device, dtype=ptype)
         per_seq = False
         _check_finite_where(adv, on, "advantages")
+        adv = torch.where(on, adv, torch.zeros_like(adv))  # off-mask NaN must not leak through 0 * NaN
         num_seqs = int(sid.max()) + 1 if sid is not None else 0
         if hidden.dim() == 3 and seq_ids is None:
             num_seqs = lead[0]
