@@ -1,0 +1,107 @@
+// pybind11 module rlev_fast._verify: bytes in (Python encodes str with "surrogatepass"), GIL
+// released around all the work, a batch split over std::threads in contiguous chunks.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "verify.h"
+
+namespace py = pybind11;
+
+static std::vector<std::string> to_strings(const py::list& items, const char* what) {
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (size_t i = 0; i < items.size(); i++) {
+    py::handle h = items[i];
+    if (!PyBytes_Check(h.ptr())) throw py::type_error(std::string(what) + " must hold bytes");
+    char* data = nullptr;
+    Py_ssize_t n = 0;
+    PyBytes_AsStringAndSize(h.ptr(), &data, &n);
+    out.emplace_back(data, (size_t)n);
+  }
+  return out;
+}
+
+static std::vector<bool> run_batch(const std::vector<std::string>& resps, const std::vector<std::string>& golds,
+                                   int num_threads) {
+  size_t n = resps.size();
+  std::vector<char> res(n, 0);
+  unsigned hw = std::thread::hardware_concurrency();
+  if (hw == 0) hw = 1;
+  size_t nt = num_threads <= 0 ? hw : (size_t)num_threads;
+  nt = std::min(nt, std::max<size_t>(n, 1));
+  auto work = [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) res[i] = rlv::verify(resps[i], golds[i]) ? 1 : 0;
+  };
+  if (nt <= 1) {
+    work(0, n);
+  } else {
+    std::vector<std::thread> ths;
+    size_t chunk = (n + nt - 1) / nt;
+    for (size_t t = 0; t < nt; t++) {
+      size_t lo = t * chunk, hi = std::min(n, lo + chunk);
+      if (lo >= hi) break;
+      ths.emplace_back(work, lo, hi);
+    }
+    for (auto& th : ths) th.join();
+  }
+  return std::vector<bool>(res.begin(), res.end());
+}
+
+PYBIND11_MODULE(_verify, m) {
+  m.doc() = "C++ answer verifier of rlev_fast (see rlev_fast/verify.py for the public API)";
+  m.def(
+      "verify",
+      [](py::bytes resp, py::bytes gold) {
+        std::string r = resp, g = gold;
+        py::gil_scoped_release rel;
+        return rlv::verify(r, g);
+      },
+      py::arg("response"), py::arg("gold"));
+  m.def(
+      "extract",
+      [](py::bytes resp) -> py::object {
+        std::string r = resp, out;
+        bool ok;
+        {
+          py::gil_scoped_release rel;
+          ok = rlv::extract(r, &out);
+        }
+        if (!ok) return py::none();
+        return py::bytes(out);
+      },
+      py::arg("response"));
+  m.def(
+      "gold_answer",
+      [](py::bytes gold) -> py::object {
+        std::string g = gold, out;
+        bool ok;
+        {
+          py::gil_scoped_release rel;
+          ok = rlv::gold_answer(g, &out);
+        }
+        if (!ok) return py::none();
+        return py::bytes(out);
+      },
+      py::arg("gold"));
+  m.def(
+      "verify_batch",
+      [](py::list resps, py::list golds, int num_threads) {
+        if (resps.size() != golds.size()) throw py::value_error("responses and golds differ in length");
+        std::vector<std::string> r = to_strings(resps, "responses");
+        std::vector<std::string> g = to_strings(golds, "golds");
+        std::vector<bool> out;
+        {
+          py::gil_scoped_release rel;
+          out = run_batch(r, g, num_threads);
+        }
+        py::list res(out.size());
+        for (size_t i = 0; i < out.size(); i++) res[i] = py::bool_(out[i]);
+        return res;
+      },
+      py::arg("responses"), py::arg("golds"), py::arg("num_threads") = 0);
+}

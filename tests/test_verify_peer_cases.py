@@ -1,0 +1,56 @@
+"""Agreement with Math-Verify's own test suite (../shared/peer-cases/math_verify_cases.jsonl).
+
+`verify(pred, gold)` against `expected`, with our one fixed behaviour (no per-case settings).
+The bar is 95% (goal 98%); the cases where we disagree are listed in docs/verifier.md with a
+reason, and pinned here so that a change in them is noticed.
+"""
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
+
+CASES_PATH = Path(__file__).resolve().parents[2] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
+
+# index -> why we differ from the expectation (see docs/verifier.md)
+KNOWN_DISAGREEMENTS = {
+    31: "bare number fallback reads 9 where Math-Verify (latex-only mode) finds nothing",
+    32: "same as 31",
+    123: "matrix arithmetic (a sum of two matrices) is not evaluated",
+    124: "matrix arithmetic (a product of two matrices) is not evaluated",
+    187: "'-2 <= x <= 7' equals 'x in [-2,7]': we say yes in both directions (185, 186 expect True)",
+    191: "gold boxes joined by '++++++' are not a list; we read only the last box",
+    197: "'1 <= |z| <= 3/2' is read as an interval of |z|, not as a union of intervals of z",
+    218: "gold box never closed, and 'W(x)=1orW(x)=-1' is not split on 'or'",
+    254: "f(x) vs f(y) with strict=False; we always compare variables strictly",
+    264: "1 - 1/e vs 1 + 1/e: a Math-Verify false positive, the values differ",
+}
+
+
+def _rows():
+    if not CASES_PATH.exists():
+        pytest.skip(f"peer cases not found at {CASES_PATH} (clone with ../shared beside the repo)")
+    return [json.loads(line) for line in CASES_PATH.read_text().splitlines() if line.strip()]
+
+
+def _backends():
+    return [pytest.param("python", id="python"),
+            pytest.param("cpp", id="cpp", marks=pytest.mark.skipif(
+                not V.cpp_available(), reason="C++ extension rlev_fast._verify is not built"))]
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_peer_agreement(backend):
+    rows = _rows()
+    V.set_backend(backend)
+    try:
+        got = [V.verify(r["pred"], r["gold"]) for r in rows]
+    finally:
+        V.set_backend("auto")
+    bad = [i for i, (g, r) in enumerate(zip(got, rows)) if g != r["expected"]]
+    rate = 1.0 - len(bad) / len(rows)
+    assert rate >= 0.95, f"agreement {rate:.2%} < 95%; disagreements: {bad}"
+    # the disagreements are the documented ones (a new one, or a fixed one, needs the doc updated)
+    assert sorted(bad) == sorted(KNOWN_DISAGREEMENTS), f"disagreements changed: {bad}"
