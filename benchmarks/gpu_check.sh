@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# GPU check of the policy-loss backends: GPU tests, then the GPU benchmark (bench_loss.py --quick).
+# Budget: under 8 minutes on one H200 (install ~1 min, tests <= 150 s, benchmark <= 270 s).
+# Assumes NO network on the GPU machine: the package is used from the tree (PYTHONPATH) when an
+# offline editable install fails, and Liger-Kernel / pytest are used only if already installed.
+# Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json.
+# Exit status: 0 all good; 1 tests or benchmark failed; 2 no CUDA device (nothing was run).
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+OUTDIR="${OUT:-./gpu_out}"
+mkdir -p "$OUTDIR"
+PY="${PYTHON:-python}"
+log() { echo "[gpu_check] $*" >&2; }
+
+if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+    log "no CUDA device (or no torch): the GPU checks need one; nothing run"
+    echo "no CUDA device" > "$OUTDIR/gpu_check_status.txt"
+    exit 2
+fi
+nvidia-smi > "$OUTDIR/nvidia_smi.txt" 2>&1 || true
+
+# Install offline: no index, no deps, no build isolation (the C++ verifier builds if a compiler is there).
+if timeout 120 "$PY" -m pip install --no-index --no-deps --no-build-isolation -e . > "$OUTDIR/pip_install.log" 2>&1; then
+    log "pip install -e . ok"
+else
+    log "pip install -e . failed (see pip_install.log); using the tree through PYTHONPATH"
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+for mod in pytest liger_kernel; do
+    if ! "$PY" -c "import $mod" 2>/dev/null; then
+        pkg=${mod//_/-}
+        timeout 60 "$PY" -m pip install --retries 0 --timeout 10 "$pkg" >> "$OUTDIR/pip_install.log" 2>&1 \
+            && log "installed $pkg" || log "$pkg not available (optional)"
+    fi
+done
+
+status=0
+tests=()
+for t in tests/test_triton_gpu.py tests/test_loss_chunked.py; do [ -f "$t" ] && tests+=("$t"); done
+if "$PY" -c "import pytest" 2>/dev/null && [ ${#tests[@]} -gt 0 ]; then
+    log "tests: ${tests[*]}"
+    timeout 150 "$PY" -m pytest -q -x "${tests[@]}" > "$OUTDIR/gpu_tests.txt" 2>&1
+    rc=$?
+    tail -n 5 "$OUTDIR/gpu_tests.txt" >&2
+    [ $rc -eq 0 ] || { log "tests failed or timed out (rc=$rc)"; status=1; }
+else
+    log "pytest or the test files missing: tests skipped"
+fi
+
+log "benchmark (bench_loss.py --quick)"
+timeout 270 "$PY" benchmarks/bench_loss.py --quick \
+    --out-md "$OUTDIR/bench_loss.md" --out-json "$OUTDIR/bench_loss.json" > "$OUTDIR/bench_stdout.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { log "benchmark failed or timed out (rc=$rc); partial table below"; status=1; tail -n 20 "$OUTDIR/bench_stdout.txt" >&2; }
+
+echo "gpu_check status: $status" > "$OUTDIR/gpu_check_status.txt"
+if [ -f "$OUTDIR/bench_loss.md" ]; then
+    cat "$OUTDIR/bench_loss.md"
+else
+    echo "(no benchmark table was written)"
+fi
+exit $status
