@@ -1,0 +1,417 @@
+"""Exam data for RLEV: a synthetic exam generator, the embedded default dataset, and JSONL I/O.
+
+The released RLEV data are question rows of real exams: `query` (chat-templated prompt), `label`
+(reference answer), `score` (the question's points) and `total` (the exam's total points). The
+value of a question is v = score / total (`rlev_fast.rewards.exam_values`).
+
+Synthetic exams (`generate_exams`) are built so that the paper's claims can be tested on a laptop:
+
+- The value is visible in the prompt, as on a real exam paper: "Q (8 of 50 points): 7+8-5+6 = ?".
+  A policy can therefore learn to treat high-value questions differently from low-value ones.
+- Length buys accuracy: every question is a three-step arithmetic problem over one-digit operands
+  ("7+8-5+6"), plain or multiple choice over near-miss options. A response may answer directly
+  ("Answer: 16", 3-4 tokens of the tiny tokenizer with EOS) or write the working steps first
+  ("7+8=15. 15-5=10. 10+6=16. Answer: 16", ~24 tokens); the worked form is right more often for
+  a small model (measured numbers in rlev_fast/warm_start.py), the direct form is cheaper.
+- Values are spread as in real exams: each exam lists 5-12 auto-gradable questions out of a paper
+  with 50-150 points in total (the remaining points belong to questions that were filtered out,
+  as in the paper's data), most worth 2-8% of the total, one or two worth 15-40%. Under the
+  default scale s(x) = 1 + min(10 v, 1) rewards therefore span [1.2, 2].
+- Difficulty does not depend on value, so any difference a policy makes between high- and
+  low-value questions comes from the value signal alone.
+
+Formats accepted by `read_jsonl` (one JSON object per line, blank lines skipped):
+    {"query", "label", "score", "total"}   RLEV release; v = score / total
+    {"prompt", "answer", "score", "total"} v = score / total
+    {"prompt", "answer", "value"}          v in [0, 1]
+Optional fields: "exam_id"; "templated" (bool) overrides the chat-template detection of prompts.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .rewards import exam_values
+
+
+class DataError(ValueError):
+    """Bad dataset input. The message names the file and, where there is one, the line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str
+    answer: str
+    value: float
+    score: Optional[float] = None
+    total: Optional[float] = None
+    exam_id: Optional[str] = None
+    templated: bool = False  # the prompt already carries a chat template (RLEV's released `query`)
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic exams
+# --------------------------------------------------------------------------------------------
+
+TOTALS = (50, 60, 75, 80, 100, 120, 150)
+LOW_VALUE = (0.02, 0.08)   # most questions: 2-8 % of the exam total
+HIGH_VALUE = (0.15, 0.40)  # a few: 15-40 %
+LETTERS = "ABCD"
+OPERANDS = (1, 9)  # operand range of the arithmetic
+NUM_OPS = 3        # operations per problem: the worked answer has one step per operation
+
+
+def _arith_problem(rng: random.Random, lo: int, hi: int, num_ops: int) -> Tuple[str, List[str], int]:
+    """x0 op1 x1 op2 x2 ... with operands in [lo, hi], ops + or -, every intermediate result in
+    [0, 199]. Returns the expression, the worked steps ("7+8=15", "15-5=10", ...) and the result."""
+    while True:
+        xs = [rng.randint(lo, hi) for _ in range(num_ops + 1)]
+        ops = [rng.choice("+-") for _ in range(num_ops)]
+        acc, steps, ok = xs[0], [], True
+        for op, x in zip(ops, xs[1:]):
+            nxt = acc + x if op == "+" else acc - x
+            if not (0 <= nxt <= 199):
+                ok = False
+                break
+            steps.append(f"{acc}{op}{x}={nxt}")
+            acc = nxt
+        if ok:
+            expr = str(xs[0]) + "".join(f"{op}{x}" for op, x in zip(ops, xs[1:]))
+            return expr, steps, acc
+
+
+def _distractors(rng: random.Random, r: int) -> List[int]:
+    """Three near-miss wrong options: the errors a model makes (off by one, a dropped carry)."""
+    cands = [r + d for d in (-11, -10, -9, -2, -1, 1, 2, 9, 10, 11) if r + d >= 0]
+    return rng.sample(cands, 3)
+
+
+def _exam_scores(rng: random.Random, n: int, total: int) -> List[int]:
+    """Integer points for n questions: most low value, one or two high; sum <= total."""
+    while True:
+        n_high = rng.choices((0, 1, 2), weights=(0.15, 0.55, 0.30))[0]
+        n_high = min(n_high, n)
+        kinds = ["high"] * n_high + ["low"] * (n - n_high)
+        rng.shuffle(kinds)
+        scores = []
+        for k in kinds:
+            lo, hi = HIGH_VALUE if k == "high" else LOW_VALUE
+            scores.append(max(1, round(rng.uniform(lo, hi) * total)))
+        if sum(scores) <= total:
+            return scores
+
+
+def make_question(rng: random.Random, kind: str, score: int, total: int, lo: int = OPERANDS[0],
+                  hi: int = OPERANDS[1], num_ops: int = NUM_OPS) -> Dict[str, Any]:
+    """One question row: query, label, score, total, kind, plus the problem and the two reference
+    responses (`direct`, `worked`) that the warm start imitates."""
+    expr, steps, r = _arith_problem(rng, lo, hi, num_ops)
+    head = f"Q ({score} of {total} points): {expr} = ?"
+    if kind == "arith":
+        label = str(r)
+        query = head
+    elif kind == "mc":
+        opts = _distractors(rng, r) + [r]
+        rng.shuffle(opts)
+        label = LETTERS[opts.index(r)]
+        query = head + "".join(f" {L}) {o}" for L, o in zip(LETTERS, opts)) + " Answer with a letter."
+    else:
+        raise ValueError(f"kind must be 'arith' or 'mc', got {kind!r}")
+    worked = ". ".join(steps) + (f" is {label}" if kind == "mc" else "")
+    return {
+        "query": query,
+        "label": label,
+        "score": score,
+        "total": total,
+        "kind": kind,
+        "problem": expr,
+        "direct": f"Answer: {label}",
+        "worked": f"{worked}. Answer: {label}",
+    }
+
+
+def generate_exams(
+    num_exams: int,
+    seed: int = 0,
+    min_questions: int = 5,
+    max_questions: int = 12,
+    mc_fraction: float = 0.4,
+    operand_range: Tuple[int, int] = OPERANDS,
+    num_ops: int = NUM_OPS,
+    exclude_problems: Optional[Iterable[str]] = None,
+    with_references: bool = False,
+) -> List[Dict[str, Any]]:
+    """Rows in the RLEV format (`query`, `label`, `score`, `total`) plus `exam_id` and `kind`
+    ("arith" | "mc"). Deterministic in `seed`.
+
+    `exclude_problems`: arithmetic expressions (e.g. "7+8-5+6") never to emit (the warm start
+    passes the test split's problems). `with_references`: also return `problem` and the two
+    reference responses `direct` ("Answer: 16") and `worked` ("7+8=15. 15-5=10. 10+6=16. Answer: 16").
+    """
+    if num_exams < 1:
+        raise ValueError(f"num_exams must be >= 1, got {num_exams}")
+    if not (1 <= min_questions <= max_questions):
+        raise ValueError(f"need 1 <= min_questions <= max_questions, got {min_questions}, {max_questions}")
+    if not (0.0 <= mc_fraction <= 1.0):
+        raise ValueError(f"mc_fraction must be in [0, 1], got {mc_fraction}")
+    lo, hi = operand_range
+    if num_ops < 1:
+        raise ValueError(f"num_ops must be >= 1, got {num_ops}")
+    if not (0 <= lo <= hi):
+        raise ValueError(f"operand_range must be (lo, hi) with 0 <= lo <= hi, got {operand_range}")
+    excluded = set(exclude_problems or ())
+    rng = random.Random(f"rlev-exams-{seed}")
+    rows: List[Dict[str, Any]] = []
+    for e in range(num_exams):
+        exam_id = f"s{seed}-e{e:04d}"
+        total = rng.choice(TOTALS)
+        n = rng.randint(min_questions, max_questions)
+        for score in _exam_scores(rng, n, total):
+            kind = "mc" if rng.random() < mc_fraction else "arith"
+            for _ in range(1000):
+                q = make_question(rng, kind, score, total, lo, hi, num_ops)
+                if q["problem"] not in excluded:
+                    break
+            else:
+                raise ValueError("could not draw a problem outside exclude_problems")
+            q["exam_id"] = exam_id
+            if not with_references:
+                for k in ("problem", "direct", "worked"):
+                    q.pop(k)
+            rows.append(q)
+    return rows
+
+
+def split_by_exam(rows: Sequence[Dict[str, Any]], test_fraction: float = 0.2, seed: int = 0) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Split rows into (train, test) by `exam_id`: all questions of an exam land on one side.
+    Row order is kept within each side. At least one exam goes to each side when there are two."""
+    if not (0.0 < test_fraction < 1.0):
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    exams: List[str] = []
+    seen = set()
+    for i, r in enumerate(rows):
+        if "exam_id" not in r:
+            raise ValueError(f"row {i} has no 'exam_id'")
+        if r["exam_id"] not in seen:
+            seen.add(r["exam_id"])
+            exams.append(r["exam_id"])
+    order = list(exams)
+    random.Random(f"rlev-split-{seed}").shuffle(order)
+    n_test = int(round(test_fraction * len(order)))
+    if len(order) >= 2:
+        n_test = min(max(n_test, 1), len(order) - 1)
+    test_ids = set(order[:n_test])
+    train = [r for r in rows if r["exam_id"] not in test_ids]
+    test = [r for r in rows if r["exam_id"] in test_ids]
+    return train, test
+
+
+def row_to_example(row: Dict[str, Any]) -> Example:
+    """An RLEV-format row (as from `generate_exams`) -> Example with v = score / total."""
+    score, total = float(row["score"]), float(row["total"])
+    exam_values([score], [total])  # validates: total > 0, 0 <= score <= total
+    return Example(
+        prompt=row["query"], answer=str(row["label"]), value=score / total, score=score, total=total,
+        exam_id=row.get("exam_id"), templated=bool(row.get("templated", False)),
+    )
+
+
+# The embedded default: 80 exams (seed 0), 20 % of exams held out: 551 train and 125 test
+# questions (16 exams held out).
+DEFAULT_NUM_EXAMS = 80
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def default_rows(seed: int = 0) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """(train_rows, test_rows) of the embedded default dataset, in the RLEV format."""
+    rows = generate_exams(DEFAULT_NUM_EXAMS, seed=seed)
+    return split_by_exam(rows, DEFAULT_TEST_FRACTION, seed=seed)
+
+
+def default_dataset(seed: int = 0) -> Tuple[List[Example], List[Example]]:
+    """The embedded default exam: (train, test) Examples, split by exam, deterministic in seed."""
+    train, test = default_rows(seed)
+    return [row_to_example(r) for r in train], [row_to_example(r) for r in test]
+
+
+def problem_of(prompt: str) -> Optional[str]:
+    """The arithmetic expression of a synthetic question ("7+8-5+6"), or None."""
+    m = re.search(r"points\): (\S+) = \?", prompt)
+    return m.group(1) if m else None
+
+
+# --------------------------------------------------------------------------------------------
+# JSONL
+# --------------------------------------------------------------------------------------------
+
+_TEMPLATE_MARKERS = (
+    "<|im_start|>", "<|start_header_id|>", "<|begin_of_text|>", "[INST]", "<|user|>",
+    "<start_of_turn>", "<｜User｜>", "<|User|>", "<|endoftext|>", "<|assistant|>",
+)
+
+
+def looks_templated(prompt: str) -> bool:
+    """True when a prompt already carries a chat template (Qwen, Llama 3, Mistral, Gemma, ...)."""
+    return any(m in prompt for m in _TEMPLATE_MARKERS)
+
+
+def _number(row: Dict[str, Any], key: str, where: str) -> float:
+    x = row[key]
+    if isinstance(x, bool):
+        raise DataError(f"{where}: field '{key}' must be a number, got {x!r}")
+    if isinstance(x, str):
+        try:
+            x = float(x.strip())
+        except ValueError:
+            raise DataError(f"{where}: field '{key}' must be a number, got {row[key]!r}") from None
+    if not isinstance(x, (int, float)):
+        raise DataError(f"{where}: field '{key}' must be a number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x):
+        raise DataError(f"{where}: field '{key}' must be finite, got {x}")
+    return x
+
+
+def _text(row: Dict[str, Any], key: str, where: str) -> str:
+    x = row[key]
+    if isinstance(x, bool) or not isinstance(x, (str, int, float)):
+        raise DataError(f"{where}: field '{key}' must be a string, got {type(x).__name__}")
+    s = x if isinstance(x, str) else (str(int(x)) if isinstance(x, float) and x.is_integer() else str(x))
+    if not s.strip():
+        raise DataError(f"{where}: field '{key}' is empty")
+    return s
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def parse_row(row: Any, where: str) -> Example:
+    """One JSON object in any of the three formats -> Example. `where` prefixes error messages."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+
+    def need(*keys: str) -> None:
+        for k in keys:
+            if k not in row or row[k] is None:
+                raise DataError(f"{where}: missing field '{k}'")
+
+    if "query" in row:
+        need("query", "label", "score", "total")
+        prompt, answer = _text(row, "query", where), _text(row, "label", where)
+        has_score = True
+    elif "prompt" in row:
+        need("prompt", "answer")
+        prompt, answer = _text(row, "prompt", where), _text(row, "answer", where)
+        if "score" in row or "total" in row:
+            need("score", "total")
+            has_score = True
+        elif "value" in row:
+            has_score = False
+        else:
+            raise DataError(f"{where}: missing field 'value' (or 'score' and 'total')")
+    else:
+        raise DataError(f"{where}: missing field 'query' (or 'prompt')")
+
+    score = total = None
+    if has_score:
+        score, total = _number(row, "score", where), _number(row, "total", where)
+        if total <= 0:
+            raise DataError(f"{where}: total {_fmt(total)} must be > 0")
+        if score < 0:
+            raise DataError(f"{where}: score {_fmt(score)} must be >= 0")
+        if score > total:
+            raise DataError(f"{where}: score {_fmt(score)} > total {_fmt(total)}")
+        value = score / total  # exam_values semantics, kept in float64
+    else:
+        value = _number(row, "value", where)
+        if not (0.0 <= value <= 1.0):
+            raise DataError(f"{where}: value {value} is outside [0, 1]")
+
+    templated = row.get("templated")
+    if templated is None:
+        templated = looks_templated(prompt)
+    elif not isinstance(templated, bool):
+        raise DataError(f"{where}: field 'templated' must be true or false, got {templated!r}")
+    exam_id = row.get("exam_id")
+    return Example(
+        prompt=prompt, answer=answer, value=value, score=score, total=total,
+        exam_id=None if exam_id is None else str(exam_id), templated=templated,
+    )
+
+
+def read_jsonl(path: "str | os.PathLike[str]") -> List[Example]:
+    """Examples from a JSONL file in any of the three formats (formats may mix across lines).
+
+    Raises DataError ("data.jsonl line 7: missing field 'label'", "data.jsonl line 3: not valid
+    JSON (...)", "data.jsonl line 9: score 12 > total 10", "data.jsonl: no examples") and
+    FileNotFoundError for a missing file."""
+    name = os.fspath(path)
+    out: List[Example] = []
+    with open(name, "r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{name} line {lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            out.append(parse_row(row, where))
+    if not out:
+        raise DataError(f"{name}: no examples")
+    return out
+
+
+def write_jsonl(rows: Iterable[Any], path: "str | os.PathLike[str]") -> None:
+    """Write rows (dicts, or Examples written as {prompt, answer, value, score?, total?, ...})
+    as JSONL, atomically: a temporary file in the same folder, then os.replace."""
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jsonl", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for r in rows:
+                if isinstance(r, Example):
+                    r = {k: v for k, v in r.__dict__.items() if v is not None}
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.replace(tmp, name)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Prompts
+# --------------------------------------------------------------------------------------------
+
+def format_prompt(example: Example, tokenizer: Any = None) -> str:
+    """The text the policy is conditioned on.
+
+    Templated prompts are returned as they are; for a tokenizer with a chat template the prompt
+    goes in as one user turn (`add_generation_prompt=True`); otherwise (the tiny policy, which
+    has no chat template) the plain prompt."""
+    if example.templated:
+        return example.prompt
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": example.prompt}], add_generation_prompt=True, tokenize=False
+        )
+    return example.prompt
+
+
+def extract_answer(response: str) -> Optional[str]:
+    """Text after the last "Answer:" up to the end of its line, stripped (None when absent).
+    A simple stand-in for `rlev_fast.verify` used by the warm start's own measurements."""
+    i = response.rfind("Answer:")
+    if i < 0:
+        return None
+    return response[i + len("Answer:"):].split("\n")[0].strip().rstrip(".")
