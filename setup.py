@@ -89,7 +89,7 @@ setup(
         'triton>=3.0; platform_system == "Linux"',
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6"],
+        "dev": ["pytest>=7", "hypothesis>=6", "matplotlib"],
         "plots": ["matplotlib"],
     },
     zip_safe=False,

@@ -19,6 +19,8 @@ def test_grid_config_rejects_bad_options(tmp_path):
         paper.GridConfig(out=str(tmp_path), algos=["ppo2"])
     with pytest.raises(ValueError, match="--seed is set by the grid runner"):
         paper.GridConfig(out=str(tmp_path), train_args=["--seed", "3"])
+    with pytest.raises(ValueError, match="needs 0 <= i < k"):
+        paper.GridConfig(out=str(tmp_path), shard="2/2")
     with pytest.raises(ValueError, match="at least one seed"):
         paper.GridConfig(out=str(tmp_path), seeds=[])
 

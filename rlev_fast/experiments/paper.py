@@ -72,6 +72,7 @@ class GridConfig:
     train_args: Sequence[str] = ()
     eos_analysis: bool = True
     eos_compare_algo: Optional[str] = None  # Figure 2: rlev vs correctness under this algorithm
+    shard: Optional[str] = None  # "i/k": run only cells i, i+k, i+2k, ... (several processes or machines)
 
     def __post_init__(self):
         if not self.out:
@@ -87,6 +88,13 @@ class GridConfig:
         for a in [self.alpha, *self.alpha_sweep]:
             if not (math.isfinite(a) and a >= 0):
                 raise ValueError(f"alpha must be a finite number >= 0, got {a!r}")
+        if self.shard is not None:
+            try:
+                i, k = (int(x) for x in self.shard.split("/"))
+            except ValueError:
+                raise ValueError(f"shard must look like 'i/k', got {self.shard!r}") from None
+            if not (k >= 1 and 0 <= i < k):
+                raise ValueError(f"shard {self.shard!r} needs 0 <= i < k")
         for flag in ("--out", "--reward", "--algo", "--alpha", "--seed", "--resume"):
             if flag in self.train_args:
                 raise ValueError(f"{flag} is set by the grid runner per cell; remove it from the trainer arguments")
@@ -358,9 +366,12 @@ def _save(fig, path: str) -> str:
 def run_grid(cfg: GridConfig, log=print) -> str:
     """Runs every unfinished cell, the EOS analyses, and writes the tables; returns the Markdown."""
     os.makedirs(cfg.out, exist_ok=True)
-    with open(os.path.join(cfg.out, "grid.json"), "w") as f:
+    with open(os.path.join(cfg.out, f"grid{'-shard' + cfg.shard.replace('/', 'of') if cfg.shard else ''}.json"), "w") as f:
         json.dump({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}, f, indent=2)
     cells = cfg.cells()
+    if cfg.shard is not None:
+        i, k = (int(x) for x in cfg.shard.split("/"))
+        cells = cells[i::k]
     log(f"[paper] {len(cells)} cells in {cfg.out}")
     for cell in cells:
         run_cell(cfg, cell, log)
@@ -389,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--multiplicative", action="store_true", help="add the multiplicative form (1 + alpha v, unclipped)")
     p.add_argument("--no-eos-analysis", action="store_true", help="skip the EOS analysis of each final policy")
     p.add_argument("--eos-compare-algo", default=None, choices=list(ESTIMATORS), help="algorithm of the Figure 2 plot")
+    p.add_argument("--shard", default=None, help="i/k: run only every k-th cell from the i-th (parallel processes); "
+                   "tables cover every finished cell")
     p.add_argument("--model", default=None, help="passed to every trainer (default: the shipped tiny policy)")
     p.add_argument("--data", default=None, help="training JSONL passed to every trainer")
     p.add_argument("--eval-data", default=None, help="held-out JSONL passed to every trainer")
@@ -408,7 +421,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         cfg = GridConfig(out=a.out, seeds=a.seeds, rewards=a.rewards, algos=a.algos, alpha=a.alpha,
                          alpha_sweep=a.alpha_sweep, sweep_algo=a.sweep_algo, multiplicative=a.multiplicative,
-                         train_args=extra, eos_analysis=not a.no_eos_analysis, eos_compare_algo=a.eos_compare_algo)
+                         train_args=extra, eos_analysis=not a.no_eos_analysis, eos_compare_algo=a.eos_compare_algo,
+                         shard=a.shard)
         print(run_grid(cfg))
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
