@@ -22,8 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
-from rlev_fast.advantages import ESTIMATORS, compute_advantages  # noqa: F401  (the reference)
-from rlev_fast.rewards import as_float_tensor, check_finite, check_nonempty, first_bad_index
+from rlev_fast.advantages import ESTIMATORS, check_advantage_inputs, compute_advantages  # noqa: F401  (the reference)
 
 __all__ = ["compute_advantages", "triton_compute_advantages"]
 
@@ -126,31 +125,12 @@ def triton_compute_advantages(
 ) -> torch.Tensor:
     """Same contract, checks and result as `compute_advantages`, computed by the Triton kernels above
     (on the rewards' device; on CPU only under TRITON_INTERPRET=1)."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-    if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
-        raise ValueError(f"group_size must be a positive int, got {group_size!r}")
-    if not (eps >= 0):
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
-    r = as_float_tensor(rewards, "rewards", torch.float64)
-    out_dtype = r.dtype if r.dtype in (torch.float32, torch.bfloat16, torch.float16) else torch.float32
-    r = r.to(torch.float64).contiguous()
-    check_nonempty(r, "rewards")
-    check_finite(r, "rewards")
-    if r.numel() % group_size:
-        raise ValueError(f"rewards has {r.numel()} entries, not a multiple of group_size={group_size}")
-    s = None
-    if scale is not None:
-        s = as_float_tensor(scale, "scale", torch.float64).to(device=r.device, dtype=torch.float64).contiguous()
-        if s.shape != r.shape:
-            raise ValueError(f"scale has {s.numel()} entries but rewards has {r.numel()}")
-        check_finite(s, "scale")
-        bad = s <= 0
-        if bool(bad.any()):
-            i = first_bad_index(bad)
-            raise ValueError(f"scale[{i}] must be > 0, got {s[i].item()}")
-        if estimator != "grpo":
-            s = None  # validated like the reference; the other estimators keep the value scale on their own
+    r, s, out_dtype = check_advantage_inputs(rewards, group_size, estimator, scale, eps)
+    r = r.contiguous()
+    if s is not None:
+        s = s.contiguous()
+    if estimator != "grpo":
+        s = None  # validated like the reference; the other estimators keep the value scale on their own
 
     if estimator == "grpo":
         adv = _launch_group(r, s, group_size, eps, _GRPO)

@@ -47,14 +47,9 @@ def _whiten(x: torch.Tensor, eps: float) -> torch.Tensor:
     return (x - x.mean()) / (x.std() + eps)
 
 
-def compute_advantages(
-    rewards: ArrayLike,
-    group_size: int,
-    estimator: str = "grpo",
-    scale: Optional[ArrayLike] = None,
-    eps: float = 1e-6,
-) -> torch.Tensor:
-    """One advantage per completion (float32, computed in float64). See the module docstring."""
+def check_advantage_inputs(rewards, group_size, estimator, scale, eps):
+    """Validated (rewards, scale or None, output dtype): rewards and scale as float64 1-D tensors.
+    Shared by this module and the Triton kernel (kernels/advantages.py)."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
@@ -72,7 +67,7 @@ def compute_advantages(
         )
     s = None
     if scale is not None:
-        s = as_float_tensor(scale, "scale", torch.float64).to(torch.float64)
+        s = as_float_tensor(scale, "scale", torch.float64).to(device=r.device, dtype=torch.float64)
         if s.shape != r.shape:
             raise ValueError(f"scale has {s.numel()} entries but rewards has {r.numel()}")
         check_finite(s, "scale")
@@ -80,6 +75,18 @@ def compute_advantages(
         if bool(bad.any()):
             i = first_bad_index(bad)
             raise ValueError(f"scale[{i}] must be > 0, got {s[i].item()}")
+    return r, s, out_dtype
+
+
+def compute_advantages(
+    rewards: ArrayLike,
+    group_size: int,
+    estimator: str = "grpo",
+    scale: Optional[ArrayLike] = None,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """One advantage per completion (float32, computed in float64). See the module docstring."""
+    r, s, out_dtype = check_advantage_inputs(rewards, group_size, estimator, scale, eps)
 
     if estimator == "grpo":
         if s is None:
