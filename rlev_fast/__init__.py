@@ -5,6 +5,30 @@ Rewards that respect what each question is worth, fused policy-loss kernels that
 """
 __version__ = "0.1.0"
 
+
+def _alias_source_tree_kernels() -> None:
+    """Run from a source checkout without `pip install` (PYTHONPATH=., as on a bare GPU box), the
+    Triton kernels sit in kernels/ beside this package: make them importable as rlev_fast.kernels,
+    as setup.py's package_dir mapping does for an install. Importing kernels/__init__ is cheap (no triton)."""
+    import importlib.util
+    import os
+    import sys
+
+    if importlib.util.find_spec(__name__ + ".kernels") is not None:
+        return
+    init = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels", "__init__.py")
+    if not os.path.isfile(init):
+        return
+    spec = importlib.util.spec_from_file_location(
+        __name__ + ".kernels", init, submodule_search_locations=[os.path.dirname(init)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+
+
+_alias_source_tree_kernels()
+
 from .advantages import ESTIMATORS, compute_advantages
 from .loss import PolicyLossConfig, PolicyLossOutput, policy_loss
 from .loss_module import FusedPolicyLoss
