@@ -9,10 +9,11 @@ multiplies the gradient on the end-of-sequence logit. For a policy and a held-ou
    REINFORCE form of J = E[r]), `loss_agg="seq-mean-token-sum"` and `eos_token_id` set, so that
    `eos_grad` at a sequence's terminal position is -(A / S)(1 - p_eos): the measured d loss / d z_eos;
 3. reports, for the top and bottom 20% of prompts by value: p(EOS) along the response in tenths of
-   its length (the paper's Figure 2), the mean |d loss / d z_eos| at terminal positions of correct
-   responses (scaled by S to be per sequence), and its top/bottom ratio beside the ratio of their
-   mean s(x), which is what Eq. 13 predicts when (1 - p_eos) is alike in both buckets (the ratio of
-   mean s(x) (1 - p_eos) is reported too).
+   its length (the paper's Figure 2); at the terminal positions of correct responses, the mean
+   |d loss / d z_eos| (scaled by S to be per sequence) and its top/bottom ratio; the "value factor"
+   |d loss / d z_eos| / (1 - p_eos), whose top/bottom ratio Eq. 13 says is the ratio of s(x); and
+   the ratio of mean s(x) itself. The raw ratio also carries (1 - p_eos), which is tiny and noisy
+   for a policy that is sure where to stop, so the value factor is the quantity to compare.
 """
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ def eos_analysis(
     ended = ro.finished & (lengths > 0)
     terminal_grad = eos_grad[rows, term].abs() * B  # per sequence: s(x) * correct * (1 - p_eos)
     terminal_p = p_eos[rows, term]
+    # |dL/dz_eos| / (1 - p_eos): Eq. 13's value factor; p_eos == 1 in fp32 leaves it undefined (NaN)
+    value_factor = torch.where(terminal_p < 1, terminal_grad / (1 - terminal_p), torch.full_like(terminal_p, float("nan")))
 
     bottom, top = _bucket_rows(values, fraction)
     result: Dict[str, Any] = {"form": form, "alpha": alpha, "n": B, "acc": float(correct.mean())}
@@ -116,12 +119,17 @@ def eos_analysis(
         if sel.numel():
             result[f"{name}_eos_grad"] = float(terminal_grad[sel].mean())
             result[f"{name}_terminal_p_eos"] = float(terminal_p[sel].mean())
-            result[f"{name}_pred"] = float((s[sel] * (1 - terminal_p[sel])).mean())
+            result[f"{name}_mean_s_terminal"] = float(s[sel].mean())
+            vf = value_factor[sel]
+            vf = vf[~torch.isnan(vf)]
+            result[f"{name}_value_factor"] = float(vf.mean()) if vf.numel() else float("nan")
         else:
-            result[f"{name}_eos_grad"] = result[f"{name}_terminal_p_eos"] = result[f"{name}_pred"] = float("nan")
+            result[f"{name}_eos_grad"] = result[f"{name}_terminal_p_eos"] = float("nan")
+            result[f"{name}_value_factor"] = result[f"{name}_mean_s_terminal"] = float("nan")
     result["grad_ratio"] = _ratio(result["top_eos_grad"], result["bottom_eos_grad"])
-    result["s_ratio"] = _ratio(result["top_mean_s"], result["bottom_mean_s"])
-    result["pred_ratio"] = _ratio(result["top_pred"], result["bottom_pred"])
+    # over the same correct, finished responses as the gradients
+    result["s_ratio"] = _ratio(result["top_mean_s_terminal"], result["bottom_mean_s_terminal"])
+    result["value_factor_ratio"] = _ratio(result["top_value_factor"], result["bottom_value_factor"])
     return result
 
 

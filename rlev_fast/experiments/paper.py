@@ -258,12 +258,13 @@ def write_tables(cfg: GridConfig, groups: Dict[str, Dict[str, Any]]) -> str:
         md += ["", "## EOS mechanism (paper Eq. 13)", "",
                "Greedy responses of each final policy on the test split; per-sequence advantage A = r = s(x) * correct;",
                "|d loss / d z_eos| at the terminal position of correct responses, from the fused loss's `eos_grad`.", "",
-               "| algorithm | reward | alpha | n | p(EOS) at end, top | p(EOS) at end, bottom | |grad| top | |grad| bottom | measured ratio | s(x) ratio | s(x)(1-p) ratio |",
+               "Value factor = |d loss / d z_eos| / (1 - p_eos): Eq. 13 predicts its top/bottom ratio equals the s(x) ratio.", "",
+               "| algorithm | reward | alpha | n | p(EOS) at end, top | p(EOS) at end, bottom | |grad| top | |grad| bottom | |grad| ratio | value factor ratio | s(x) ratio |",
                "|" + "---|" * 11]
         for g in sorted(eos_groups, key=lambda g: (g["cell"].algo, _reward_order(g["cell"].reward), g["cell"].alpha)):
             c, e = g["cell"], g["eos"]
             cols = ["top_terminal_p_eos", "bottom_terminal_p_eos", "top_eos_grad", "bottom_eos_grad", "grad_ratio",
-                    "s_ratio", "pred_ratio"]
+                    "value_factor_ratio", "s_ratio"]
             vals = [mean_std([x.get(k) for x in e]) for k in cols]
             md.append(f"| {c.algo} | {c.reward} | {c.alpha:g} | {len(e)} | " +
                       " | ".join("n/a" if m != m else f"{m:.3f} ± {sd:.3f}" for m, sd in vals) + " |")
