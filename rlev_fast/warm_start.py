@@ -16,7 +16,9 @@ Measured (the shipped checkpoint; its full report is assets/tiny_policy/warm_sta
 - Time: 1200 steps x 64 sequences (~54 tokens). One step (forward + backward) took 0.21 s with 2
   threads on the 2-core CPU at load ~1.5, i.e. ~4.2 min for the run plus ~15 s of evaluation on
   an idle laptop. The shipped run itself took 901 s of training because it shared the 2 cores
-  with other jobs (1 thread, load average 4-7).
+  with other jobs (1 thread, load average 4-7). Reproduced on 2026-11-28:
+  `python -m rlev_fast.warm_start --out /tmp/ws --threads 1` trained in 638 s (646 s in all) on the
+  same shared CPU and wrote a model.safetensors bit-identical to the shipped one.
 - Test split of the default dataset (125 questions, 16 held-out exams), exact match after the
   last "Answer:":
                           Acc    H-Acc   direct Acc (n)   worked Acc (n)   v<0.1   v>=0.1   length
