@@ -259,15 +259,18 @@ def write_tables(cfg: GridConfig, groups: Dict[str, Dict[str, Any]]) -> str:
                "Greedy responses of each final policy on the test split; per-sequence advantage A = r = s(x) * correct;",
                "|d loss / d z_eos| at the terminal position of correct responses, from the fused loss's `eos_grad`.", "",
                "Value factor = |d loss / d z_eos| / (1 - p_eos): Eq. 13 predicts its top/bottom ratio equals the s(x) ratio.", "",
-               "| algorithm | reward | alpha | n | p(EOS) at end, top | p(EOS) at end, bottom | |grad| top | |grad| bottom | |grad| ratio | value factor ratio | s(x) ratio |",
+               "| algorithm | reward | alpha | n | 1 - p(EOS) at end, top | 1 - p(EOS) at end, bottom | |grad| top | |grad| bottom | |grad| ratio | value factor ratio | s(x) ratio |",
                "|" + "---|" * 11]
         for g in sorted(eos_groups, key=lambda g: (g["cell"].algo, _reward_order(g["cell"].reward), g["cell"].alpha)):
             c, e = g["cell"], g["eos"]
             cols = ["top_terminal_p_eos", "bottom_terminal_p_eos", "top_eos_grad", "bottom_eos_grad", "grad_ratio",
                     "value_factor_ratio", "s_ratio"]
-            vals = [mean_std([x.get(k) for x in e]) for k in cols]
+            # p(EOS) at a confident stop is 1 - 1e-5: show 1 - p; gradients are as small, so 3 significant digits
+            one_minus = {"top_terminal_p_eos", "bottom_terminal_p_eos"}
+            vals = [mean_std([(1.0 - x.get(k)) if k in one_minus else x.get(k) for x in e]) for k in cols]
             md.append(f"| {c.algo} | {c.reward} | {c.alpha:g} | {len(e)} | " +
-                      " | ".join("n/a" if m != m else f"{m:.3f} ± {sd:.3f}" for m, sd in vals) + " |")
+                      " | ".join("n/a" if m != m else (f"{m:.3f} ± {sd:.3f}" if "ratio" in k else f"{m:.2e} ± {sd:.1e}")
+                                 for k, (m, sd) in zip(cols, vals)) + " |")
             for k, (m, sd) in zip(cols, vals):
                 eos_rows.append({"algo": c.algo, "reward": c.reward, "alpha": c.alpha, "metric": k, "mean": m, "std": sd})
     text = "\n".join(md) + "\n"
