@@ -259,7 +259,7 @@ def write_tables(cfg: GridConfig, groups: Dict[str, Dict[str, Any]]) -> str:
                "Greedy responses of each final policy on the test split; per-sequence advantage A = r = s(x) * correct;",
                "|d loss / d z_eos| at the terminal position of correct responses, from the fused loss's `eos_grad`.", "",
                "Value factor = |d loss / d z_eos| / (1 - p_eos): Eq. 13 predicts its top/bottom ratio equals the s(x) ratio.", "",
-               "| algorithm | reward | alpha | n | 1 - p(EOS) at end, top | 1 - p(EOS) at end, bottom | |grad| top | |grad| bottom | |grad| ratio | value factor ratio | s(x) ratio |",
+               "| algorithm | reward | alpha | n | 1 - p(EOS) at end, top | 1 - p(EOS) at end, bottom | abs grad top | abs grad bottom | abs grad ratio | value factor ratio | s(x) ratio |",
                "|" + "---|" * 11]
         for g in sorted(eos_groups, key=lambda g: (g["cell"].algo, _reward_order(g["cell"].reward), g["cell"].alpha)):
             c, e = g["cell"], g["eos"]
