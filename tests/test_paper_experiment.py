@@ -29,8 +29,8 @@ def test_full_grid_has_the_papers_cells(tmp_path):
     cfg = paper.GridConfig(out=str(tmp_path), alpha_sweep=[1, 5, 10, 15, 20], multiplicative=True)
     names = {c.name for c in cfg.cells()}
     assert len(names) == 4 * 3 * 3 + 4 * 3 + 3  # grid + sweep (alpha 10 is shared with the grid) + multiplicative
-    assert "shuffled-rloo-a10-s2" in names and "rlev-reinforce_pp-a15-s0" in names
-    assert "multiplicative-reinforce_pp-a10-s1" in names
+    assert "shuffled-rloo-a10-s2" in names and "rlev-rloo-a15-s0" in names
+    assert "multiplicative-rloo-a10-s1" in names
 
 
 def test_eos_profile_bins_relative_positions():

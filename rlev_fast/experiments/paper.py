@@ -5,7 +5,7 @@
         --data train.jsonl --eval-data test.jsonl -- --rollout vllm --max-new-tokens 1024 --lr 5e-7
 
 Runs the grid {correctness, rlev, uniform, shuffled} x {reinforce_pp, rloo, grpo}, the alpha sweep
-(`--alpha-sweep 1 5 10 15 20`, rlev with `--sweep-algo`) and the multiplicative form, for each seed,
+(`--alpha-sweep 1 5 10 15 20`, rlev with `--sweep-algo`, RLOO as in the paper) and the multiplicative form, for each seed,
 each cell as its own `python -m rlev_fast.train` process in `<out>/cells/<name>` (anything after
 `--` goes to every trainer). A cell is finished when its `eval_after.json` and `final/` exist: a
 rerun skips it, and resumes an interrupted one from its latest checkpoint. Then, per cell, the EOS
@@ -67,7 +67,7 @@ class GridConfig:
     algos: Sequence[str] = MAIN_ALGOS
     alpha: float = 10.0
     alpha_sweep: Sequence[float] = ()
-    sweep_algo: str = "reinforce_pp"
+    sweep_algo: str = "rloo"  # the paper ran its alpha sweep and form ablation with RLOO
     multiplicative: bool = False
     train_args: Sequence[str] = ()
     eos_analysis: bool = True
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algos", nargs="+", default=list(MAIN_ALGOS), choices=list(ESTIMATORS), help="algorithms of the grid")
     p.add_argument("--alpha", type=float, default=10.0, help="alpha of the grid")
     p.add_argument("--alpha-sweep", type=float, nargs="*", default=[], help="alphas for rlev with --sweep-algo (paper: 1 5 10 15 20)")
-    p.add_argument("--sweep-algo", default="reinforce_pp", choices=list(ESTIMATORS), help="algorithm of the sweep and of --multiplicative")
+    p.add_argument("--sweep-algo", default="rloo", choices=list(ESTIMATORS), help="algorithm of the sweep and of --multiplicative")
     p.add_argument("--multiplicative", action="store_true", help="add the multiplicative form (1 + alpha v, unclipped)")
     p.add_argument("--no-eos-analysis", action="store_true", help="skip the EOS analysis of each final policy")
     p.add_argument("--eos-compare-algo", default=None, choices=list(ESTIMATORS), help="algorithm of the Figure 2 plot")
