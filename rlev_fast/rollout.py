@@ -8,7 +8,10 @@ Two backends return the same `RolloutBatch`:
           prefilled once and its cache shared by its n completions (generate prefills it n times),
           and finished sequences leave the batch (generate keeps computing them). Same sampling
           distribution. Measured on the tiny policy, 16 prompts x 8, 1 CPU thread: 0.27-0.33 s per
-          rollout vs 0.56-0.60 s for generate.
+          rollout vs 0.56-0.60 s for generate. For Llama-architecture models the decode steps run
+          the model's layers directly on a preallocated KV cache (`_decode_fast`, same ops as the
+          HF forward; greedy output identical to generate): 73 vs 93 us per generated token with the
+          HF forward per step (tiny policy, 16 x 8, 2 threads).
     vllm  a vLLM engine on the GPU; after every optimizer update the trainer pushes the policy's
           weights into it (`sync_weights`). Importing it without vllm installed is a clear error.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -256,6 +260,10 @@ class HFRollout:
         S = mask.shape[0]
         alive = torch.arange(S, device=ids.device)
         tokens = torch.full((S, max_new), -1, dtype=torch.long, device=ids.device)
+        if _fast_decoder_ok(model, cache):
+            with torch.inference_mode():
+                self._decode_fast(cache, logits, mask, cur, tokens, max_new, greedy)
+            return [[x for x in row if x >= 0] for row in tokens.tolist()]
         for t in range(max_new):
             nxt = self._sample(logits, greedy, cfg.temperature, cfg.top_p)  # (s,)
             tokens[alive, t] = nxt
@@ -272,6 +280,92 @@ class HFRollout:
             logits = out.logits[:, -1].float()
         return [[x for x in row if x >= 0] for row in tokens.tolist()]
 
+    def _decode_fast(self, cache, logits, mask, cur, tokens, max_new: int, greedy: bool) -> None:
+        """The decode steps of `_decode` for Llama-architecture models, without the HF forward's
+        per-call overhead: the same ops as LlamaDecoderLayer (RMSNorm and the SiLU MLP inlined, the
+        model's rotary embedding and apply_rotary_pos_emb, SDPA with the padding mask), on a
+        preallocated KV cache (no concatenation per token). Finished rows are dropped from the batch once a quarter of it has
+        finished (until then they are computed and their tokens discarded: rows are independent, so
+        the live rows' distributions are unchanged). Writes the sampled tokens into `tokens` (-1 after
+        EOS)."""
+        import torch.nn.functional as F
+
+        cfg = self.config
+        model = self.model
+        inner = model.model
+        mod = sys.modules[type(inner.layers[0].self_attn).__module__]
+        rope = mod.apply_rotary_pos_emb
+        eos = self.eos_token_id
+        S, P = mask.shape
+        dev = mask.device
+        T = P + max_new
+        Ks, Vs = [], []
+        for layer in cache.layers:  # (b * n, heads, P, d) after batch_repeat_interleave
+            k, v = layer.keys, layer.values
+            K = k.new_empty(k.shape[0], k.shape[1], T, k.shape[3])
+            V = v.new_empty(v.shape[0], v.shape[1], T, v.shape[3])
+            K[:, :, :P] = k
+            V[:, :, :P] = v
+            Ks.append(K)
+            Vs.append(V)
+        amask = torch.zeros((S, 1, 1, T), dtype=torch.bool, device=dev)
+        amask[:, 0, 0, :P] = mask.bool()
+        alive = torch.arange(S, device=dev)  # batch row -> sequence
+        done = torch.zeros(S, dtype=torch.bool, device=dev)  # finished before this step
+        attns = [layer.self_attn for layer in inner.layers]
+
+        def norm(mod, x):  # LlamaRMSNorm.forward, inlined (module calls cost more than these ops)
+            if type(mod).__name__ != "LlamaRMSNorm" or x.dtype != torch.float32:
+                return mod(x)
+            return mod.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + mod.variance_epsilon))
+
+        def mlp(mod, x):  # LlamaMLP.forward, inlined
+            if type(mod).__name__ != "LlamaMLP" or type(mod.act_fn).__name__ != "SiLUActivation":
+                return mod(x)
+            g = F.silu(F.linear(x, mod.gate_proj.weight, mod.gate_proj.bias))
+            return F.linear(g * F.linear(x, mod.up_proj.weight, mod.up_proj.bias), mod.down_proj.weight, mod.down_proj.bias)
+
+        groups = [getattr(a, "num_key_value_groups", 1) for a in attns]
+        for t in range(max_new):
+            nxt = self._sample(logits, greedy, cfg.temperature, cfg.top_p)  # (s,)
+            tokens[alive, t] = nxt.masked_fill(done, -1)
+            if eos is not None:
+                done = done | (nxt == eos)
+            ndone = int(done.sum())
+            s = done.shape[0]
+            if t == max_new - 1 or ndone == s:
+                break
+            if ndone and ndone * 4 >= s:
+                k = (~done).nonzero().squeeze(1)
+                Ks = [_select_rows(K, k, P + t) for K in Ks]
+                Vs = [_select_rows(V, k, P + t) for V in Vs]
+                amask, alive, nxt, cur, done = amask[k], alive[k], nxt[k], cur[k], done[k]
+            L = P + t  # cache slot of the token being fed
+            amask[:, :, :, L] = True
+            cur = cur + 1
+            h = inner.embed_tokens(nxt[:, None])  # (s, 1, H)
+            cos, sin = inner.rotary_emb(h, cur)
+            m = amask[:, :, :, : L + 1]
+            for i, layer in enumerate(inner.layers):
+                a = attns[i]
+                x = norm(layer.input_layernorm, h)
+                shp = (h.shape[0], 1, -1, a.head_dim)
+                q = F.linear(x, a.q_proj.weight, a.q_proj.bias).view(shp).transpose(1, 2)
+                kk = F.linear(x, a.k_proj.weight, a.k_proj.bias).view(shp).transpose(1, 2)
+                vv = F.linear(x, a.v_proj.weight, a.v_proj.bias).view(shp).transpose(1, 2)
+                q, kk = rope(q, kk, cos, sin)
+                Ks[i][:, :, L : L + 1] = kk
+                Vs[i][:, :, L : L + 1] = vv
+                kc, vc = Ks[i][:, :, : L + 1], Vs[i][:, :, : L + 1]
+                if groups[i] > 1:
+                    kc = kc.repeat_interleave(groups[i], dim=1)
+                    vc = vc.repeat_interleave(groups[i], dim=1)
+                o = F.scaled_dot_product_attention(q, kc, vc, attn_mask=m, scale=a.scaling)  # (s, heads, 1, d)
+                h = h + F.linear(o.transpose(1, 2).reshape(h.shape[0], 1, -1), a.o_proj.weight, a.o_proj.bias)
+                h = h + mlp(layer.mlp, norm(layer.post_attention_layernorm, h))
+            h = norm(inner.norm, h)
+            logits = F.linear(h[:, -1], model.lm_head.weight).float()
+
     @staticmethod
     def _sample(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float) -> torch.Tensor:
         if greedy:
@@ -284,6 +378,35 @@ class HFRollout:
             sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
         return torch.multinomial(logits.softmax(-1), 1).squeeze(1)
+
+
+def _select_rows(buf: torch.Tensor, rows: torch.Tensor, filled: int) -> torch.Tensor:
+    """Rows `rows` of a (S, heads, T, d) cache buffer, copying only its first `filled` slots."""
+    out = buf.new_empty(rows.shape[0], *buf.shape[1:])
+    torch.index_select(buf[:, :, :filled], 0, rows, out=out[:, :, :filled])
+    return out
+
+
+def _fast_decoder_ok(model, cache) -> bool:
+    """Whether `_decode_fast` reproduces this model's forward: a plain Llama (no sliding window,
+    SDPA attention, no lm_head bias) with a filled DynamicCache. RLEV_FAST_HF_DECODE=1
+    forces the HF-forward decode loop instead."""
+    if type(model).__name__ != "LlamaForCausalLM" or os.environ.get("RLEV_FAST_HF_DECODE") == "1":
+        return False
+    c = model.config
+    inner = getattr(model, "model", None)
+    if inner is None or not hasattr(inner, "rotary_emb") or not hasattr(inner, "embed_tokens"):
+        return False
+    if getattr(c, "_attn_implementation", None) != "sdpa":
+        return False
+    head = getattr(model, "lm_head", None)
+    if getattr(c, "sliding_window", None) or head is None or getattr(head, "bias", None) is not None:
+        return False
+    layers = getattr(cache, "layers", None)
+    if not layers or len(layers) != len(inner.layers) or type(layers[0]).__name__ != "DynamicLayer":
+        return False
+    a = inner.layers[0].self_attn
+    return all(hasattr(a, x) for x in ("q_proj", "k_proj", "v_proj", "o_proj", "scaling", "head_dim"))
 
 
 def cache_kwarg(model, cache) -> dict:

@@ -560,17 +560,23 @@ def eos_stats(p_eos: torch.Tensor, eos_grad: torch.Tensor, mask: torch.Tensor, n
     in EOS_PROFILE_BINS bins of relative position."""
     out = []
     p_eos, eos_grad, mask = p_eos.float().cpu(), eos_grad.float().cpu(), mask.float().cpu()
+    lengths = mask.sum(1).tolist()
+    by_len = {}  # L -> (bins, counts, counts > 0): the same for every response of that length
+    nan = torch.full((EOS_PROFILE_BINS,), float("nan"))
     for i in range(p_eos.shape[0]):
-        L = int(mask[i].sum())
+        L = int(lengths[i])
         if L == 0:
             out.append(None)
             continue
         p = p_eos[i, :L]
         g = eos_grad[i, :L] * num_tokens
-        bins = torch.clamp((torch.arange(L, dtype=torch.float32) / L * EOS_PROFILE_BINS).long(), max=EOS_PROFILE_BINS - 1)
+        if L not in by_len:
+            bins = torch.clamp((torch.arange(L, dtype=torch.float32) / L * EOS_PROFILE_BINS).long(), max=EOS_PROFILE_BINS - 1)
+            cnt = torch.zeros(EOS_PROFILE_BINS).index_add_(0, bins, torch.ones(L))
+            by_len[L] = (bins, cnt.clamp(min=1), cnt > 0)
+        bins, cnt1, seen = by_len[L]
         prof = torch.zeros(EOS_PROFILE_BINS).index_add_(0, bins, p)
-        cnt = torch.zeros(EOS_PROFILE_BINS).index_add_(0, bins, torch.ones(L))
-        prof = torch.where(cnt > 0, prof / cnt.clamp(min=1), torch.full_like(prof, float("nan")))
+        prof = torch.where(seen, prof / cnt1, nan)
         out.append({"p_mean": float(p.mean()), "p_last": float(p[-1]), "grad_mean": float(g.mean()),
                     "profile": prof.tolist()})
     return out
@@ -856,20 +862,25 @@ def length_buckets(rows: List[int], lengths: List[int], max_buckets: int) -> Lis
     rows sorted by length)."""
     if max_buckets <= 1 or len(rows) <= 1:
         return [rows]
+    import numpy as np
+
     order = sorted(rows, key=lambda r: lengths[r])
     L = [max(1, lengths[r]) for r in order]
     n = len(order)
     INF = float("inf")
     # best[k][i]: cost of splitting the first i sorted rows into k groups; cut[k][i]: where the last starts
-    best = [[INF] * (n + 1) for _ in range(max_buckets + 1)]
-    cut = [[0] * (n + 1) for _ in range(max_buckets + 1)]
+    best = np.full((max_buckets + 1, n + 1), INF)
+    cut = np.zeros((max_buckets + 1, n + 1), dtype=np.int64)
     best[0][0] = 0.0
+    starts = np.arange(n + 1, dtype=np.int64)
     for k in range(1, max_buckets + 1):
-        for i in range(1, n + 1):
-            for s in range(k - 1, i):
-                c = best[k - 1][s] + (i - s) * L[i - 1] + BUCKET_OVERHEAD_TOKENS
-                if c < best[k][i]:
-                    best[k][i], cut[k][i] = c, s
+        prev = best[k - 1]
+        for i in range(k, n + 1):
+            # candidates s = k-1 .. i-1, the first minimum on ties (the strict < of a loop over s)
+            c = prev[k - 1 : i] + (i - starts[k - 1 : i]) * L[i - 1] + BUCKET_OVERHEAD_TOKENS
+            j = int(np.argmin(c))
+            best[k][i], cut[k][i] = c[j], k - 1 + j
+    best, cut = best.tolist(), cut.tolist()
     k = min(range(1, max_buckets + 1), key=lambda kk: best[kk][n])
     out, i = [], n
     while k > 0:
