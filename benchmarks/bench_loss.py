@@ -53,6 +53,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from rlev_fast.loss import PolicyLossConfig, policy_loss  # noqa: E402
+from _common import cpu_model, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
 
 GPU_SHAPES = [(896, 151936), (3584, 152064), (4096, 151936), (4096, 128256)]
 GPU_NS = [4096, 12345, 16384, 32768]
@@ -210,15 +211,6 @@ def cpu_peak_subprocess(provider, args):
     return res.get("peak_above_inputs_bytes"), res.get("error")
 
 
-def pct(xs, q):
-    xs = sorted(xs)
-    if len(xs) == 1:
-        return xs[0]
-    k = (len(xs) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def matmul_rate(N, H, V, dtype, device, reps=5):
     a = torch.randn(N, H, device=device).to(dtype)
     b = torch.randn(H, V, device=device).to(dtype)
@@ -238,15 +230,7 @@ def matmul_rate(N, H, V, dtype, device, reps=5):
 # Driver
 # ----------------------------------------------------------------------------------------------
 def hardware(device):
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model(platform.processor() or "unknown CPU")
     hw = {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
           "torch": torch.__version__, "python": platform.python_version()}
     if device.type == "cuda":

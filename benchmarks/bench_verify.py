@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import cpu_model, percentile as _pct  # noqa: E402  (benchmarks/ is sys.path[0])
 V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
 from rlev_fast import verify_python as P  # noqa: E402
 
@@ -167,16 +168,6 @@ def _providers():
     return out
 
 
-def _pct(xs, q):
-    xs = sorted(xs)
-    if len(xs) == 1:
-        return xs[0]
-    k = (len(xs) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def bench(name, rs, gs, provs, repeats):
     """items/s of each provider on (rs, gs), interleaved over repeats; also returns its answers."""
     rates = {p: [] for p in provs}
@@ -203,14 +194,7 @@ def bench(name, rs, gs, provs, repeats):
 
 
 def hardware():
-    model = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model("unknown")
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
