@@ -66,19 +66,6 @@ def test_rng_state_round_trip():
 # ----------------------------------------------------------------------------------------------
 # End to end: SIGKILL and resume, Ctrl-C
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from rlev_fast.policy import build_tiny_model, build_tokenizer
-
-    path = str(tmp_path_factory.mktemp("tiny_ckpt"))
-    tok = build_tokenizer()
-    build_tiny_model(len(tok), hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
-                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                     seed=0).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
-
 def _cmd(model_dir, out, steps, *extra):
     return [sys.executable, "-m", "rlev_fast.train", "--model", model_dir, "--out", out, "--steps", str(steps),
             "--prompts-per-step", "4", "--n", "2", "--max-new-tokens", "8", "--no-eval", "--no-progress",

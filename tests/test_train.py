@@ -11,19 +11,6 @@ import rlev_fast.train as T
 from rlev_fast import checkpoint as ckpt
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from rlev_fast.policy import build_tiny_model, build_tokenizer
-
-    path = str(tmp_path_factory.mktemp("tiny_train"))
-    tok = build_tokenizer()
-    build_tiny_model(len(tok), hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
-                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                     seed=0).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
-
 def tiny_args(model_dir, out, *extra):
     return ["--model", model_dir, "--out", str(out), "--steps", "2", "--prompts-per-step", "4", "--n", "2",
             "--max-new-tokens", "8", "--eval-limit", "8", "--no-progress", "--lr", "1e-3", *extra]
