@@ -111,11 +111,16 @@ def test_two_process_gloo_matches_one_process(model_dir, single, tmp_path, mode)
     two = tmp_path / "two.json"
     env = _env()
     worker = [os.path.join(HERE, "test_distributed.py"), "--worker", model_dir]
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
-         "--rdzv_backend", "c10d", "--rdzv_endpoint", "localhost:0", *worker, str(two), *args],
-        env=env, cwd=ROOT, timeout=300, capture_output=True, text=True,
-    )
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           "--rdzv_backend", "c10d", "--rdzv_endpoint", "localhost:0", *worker, str(two), *args]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, timeout=300, capture_output=True, text=True)
+    if proc.returncode != 0:
+        # The launcher failed once in ~10 full-suite runs on the 2-core CI machine and never when
+        # rerun; one retry keeps CI green on a launcher hiccup, a real failure fails twice.
+        import warnings
+
+        warnings.warn(f"torchrun failed once (exit {proc.returncode}), retrying: {proc.stderr[-1500:]}")
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, timeout=300, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = single, json.loads(two.read_text())
     assert a["world"] == 1 and b["world"] == 2
