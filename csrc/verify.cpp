@@ -463,23 +463,9 @@ static bool last_number(const B& t, int64_t a, int64_t b, NumHit* best) {
   return found;
 }
 
-static B region_group_back(const B& t, const std::vector<Span>& regions, int64_t k) {
-  std::vector<B> parts;
-  parts.push_back(sub(t, regions[k].cs, regions[k].ce));
-  bool has_or = false;
-  int64_t j = k;
-  while (j > 0 && parts.size() < MAX_ELEMS) {
-    int g = gap_kind(t, regions[j - 1].e, regions[j].s);
-    if (g == 0) break;
-    has_or = has_or || g == 2;
-    j--;
-    parts.push_back(sub(t, regions[j].cs, regions[j].ce));
-  }
-  std::reverse(parts.begin(), parts.end());
-  return join(parts, has_or);
-}
-
-static B box_group_back(const B& t, const std::vector<Span>& boxes, int64_t k, int64_t* jout) {
+// Spans[j..k] (boxes or math regions) joined by connector gaps ("," "and" "or" ...) into one answer;
+// *jout is the first span taken.
+static B group_back(const B& t, const std::vector<Span>& boxes, int64_t k, int64_t* jout) {
   std::vector<B> parts;
   parts.push_back(sub(t, boxes[k].cs, boxes[k].ce));
   bool has_or = false;
@@ -747,7 +733,7 @@ static bool extract_from(const B& t, bool is_gold, Extracted* X) {
     tries++;
     if (cd.kind == 0) {
       int64_t j;
-      B ans = box_group_back(t, boxes, cd.idx, &j);
+      B ans = group_back(t, boxes, cd.idx, &j);
       if (!strip_ws(ans).empty()) {
         X->ans = ans;
         X->first_in_group = j;
@@ -821,7 +807,8 @@ static bool extract_from(const B& t, bool is_gold, Extracted* X) {
   NumHit ln;
   bool has_ln = last_number(t, 0, len(t), &ln);
   if (has_lr && (!has_ln || lr_end >= ln.e)) {
-    X->ans = region_group_back(t, regions, lr_k);
+    int64_t first;
+    X->ans = group_back(t, regions, lr_k, &first);
     return true;
   }
   if (has_ln) {

@@ -392,23 +392,8 @@ def last_number(t, a, b):
     return best
 
 
-def _region_group_back(t, regions, k):
-    """Regions regions[j..k] joined by connector gaps: (start, answer bytes)."""
-    parts = [t[regions[k][2]:regions[k][3]]]
-    has_or = False
-    j = k
-    while j > 0 and len(parts) < MAX_ELEMS:
-        g = gap_kind(t, regions[j - 1][1], regions[j][0])
-        if g == 0:
-            break
-        has_or = has_or or g == 2
-        j -= 1
-        parts.append(t[regions[j][2]:regions[j][3]])
-    parts.reverse()
-    return regions[j][0], _join(parts, has_or)
-
-
-def _box_group_back(t, boxes, k):
+def _group_back(t, boxes, k):
+    """Spans boxes[j..k] (boxes or math regions) joined by connector gaps: (j, answer bytes)."""
     parts = [t[boxes[k][2]:boxes[k][3]]]
     has_or = False
     j = k
@@ -654,7 +639,7 @@ def extract_from(t, is_gold):
             break
         tries += 1
         if kind == 0:
-            j, ans = _box_group_back(t, boxes, idx)
+            j, ans = _group_back(t, boxes, idx)
             if _strip_ws(ans):
                 return ans, boxes, j
             continue
@@ -699,7 +684,7 @@ def extract_from(t, is_gold):
             return s, boxes, len(boxes)
     ln = last_number(t, 0, len(t))
     if lr is not None and (ln is None or lr[0] >= ln[1]):
-        start, ans = _region_group_back(t, regions, lr[1])
+        _, ans = _group_back(t, regions, lr[1])
         return ans, boxes, len(boxes)
     if ln is not None:
         return ln[2], boxes, len(boxes)
