@@ -119,7 +119,11 @@ def test_two_process_gloo_matches_one_process(model_dir, single, tmp_path, mode)
         # rerun; one retry keeps CI green on a launcher hiccup, a real failure fails twice.
         import warnings
 
-        warnings.warn(f"torchrun failed once (exit {proc.returncode}), retrying: {proc.stderr[-1500:]}")
+        log = tmp_path / "first_attempt.stderr"
+        log.write_text(proc.stderr)
+        errors = [ln for ln in proc.stderr.splitlines() if "Error" in ln or "error" in ln][-8:]
+        warnings.warn(f"torchrun failed once (exit {proc.returncode}), retrying; full stderr in {log}; "
+                      f"error lines: {errors}")
         proc = subprocess.run(cmd, env=env, cwd=ROOT, timeout=300, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = single, json.loads(two.read_text())
