@@ -392,40 +392,68 @@ def config_from_dict(d: Dict[str, Any]) -> TrainConfig:
 # Pieces the training loop uses
 # ==============================================================================================
 class PolicyTrunk(nn.Module):
-    """The module DDP / FSDP2 wrap. forward returns h (S, R, H), the final hidden states that predict
-    the R response tokens (h[:, t] scores token P + t), and the lm_head weight W (V, H); no logits.
-    Returning W from forward keeps it inside the wrapper's forward, where FSDP2 has it unsharded.
+    """The module DDP / FSDP2 wrap. forward returns the final hidden states that predict the response
+    tokens (h[:, t] scores token P + t) and the lm_head weight W (V, H); no logits. Returning W from
+    forward keeps it inside the wrapper's forward, where FSDP2 has it unsharded.
+
+    segments: [(start, stop, width)], contiguous row ranges of the batch, each run on its first
+    `width` response columns (length buckets: short answers are not padded to the longest); forward
+    then returns a list of (stop - start, width, H) hidden states, one per segment, else one (S, R, H).
 
     share = (rep, inv): rows whose prompts are identical (the n completions of a group) run their
-    prompt once: the prompts of the representative rows `rep` (U,) are encoded with a KV cache, the
-    cache is gathered to every row by `inv` (S,) (differentiable, so the prompt gets the gradient of
-    all its completions), then the responses run on top of it. The same function as the full
-    forward (positions and masks identical), on P * U + R * S tokens instead of (P + R) * S."""
+    prompt once for all segments: the prompts of the representative rows `rep` (U,) are encoded with
+    a KV cache, each segment gathers the cache of its rows by `inv` (S,) (differentiable, so the
+    prompt gets the gradient of all its completions) and runs its responses on top of it. The same
+    function as the full forward (positions and masks identical), on P * U + sum(width * rows)
+    tokens instead of (P + R) * S."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, prompt_width: int, share=None):
+    def forward(self, input_ids, attention_mask, prompt_width: int, share=None, segments=None):
         from .policy import final_hidden_states, lm_head_weight
 
         P = prompt_width
+        segs = segments if segments is not None else [(0, input_ids.shape[0], input_ids.shape[1] - P)]
+        hs = []
         if share is None:
-            hidden = final_hidden_states(self.model, input_ids, attention_mask)  # (S, P + R, H)
-            h = hidden[:, P - 1 : -1]  # (S, R, H): position t predicts token t + 1
+            for a, b, w in segs:
+                # Position t predicts token t + 1: the last response token is never an input.
+                hidden = final_hidden_states(self.model, input_ids[a:b, : P + w - 1], attention_mask[a:b, : P + w - 1])
+                hs.append(hidden[:, P - 1 :])  # (rows, w, H)
         else:
             from transformers import DynamicCache
 
             from .rollout import cache_kwarg
 
             rep, inv = share
-            cache = DynamicCache(config=self.model.config)
-            kw = cache_kwarg(_decoder_of(self.model), cache)
-            hp = final_hidden_states(self.model, input_ids[rep, :P], attention_mask[rep, :P], **kw)  # (U, P, H)
-            cache.batch_select_indices(inv)  # every row gets its prompt's keys and values: (S, heads, P, d)
-            hr = final_hidden_states(self.model, input_ids[:, P:], attention_mask, **kw)  # (S, R, H)
-            h = torch.cat([hp[inv, -1:], hr[:, :-1]], dim=1)  # (S, R, H)
-        return h, lm_head_weight(self.model)
+            decoder = _decoder_of(self.model)
+            prompt_cache = DynamicCache(config=self.model.config)
+            hp = final_hidden_states(self.model, input_ids[rep, :P], attention_mask[rep, :P],
+                                     **cache_kwarg(decoder, prompt_cache))  # (U, P, H)
+            kv = _cache_tensors(prompt_cache)  # per layer: keys, values (U, heads, P, d)
+            for a, b, w in segs:
+                sel = inv[a:b]
+                first = hp[:, -1:].index_select(0, sel)  # (rows, 1, H): predicts response token 0
+                if w == 1:
+                    hs.append(first)
+                    continue
+                cache = DynamicCache(config=self.model.config)
+                for layer, (k, v) in enumerate(kv):  # every row gets its prompt's keys and values
+                    cache.update(k.index_select(0, sel), v.index_select(0, sel), layer)
+                # Response tokens 0 .. w - 2 predict tokens 1 .. w - 1 (the last one is never an input).
+                hr = final_hidden_states(self.model, input_ids[a:b, P : P + w - 1], attention_mask[a:b, : P + w - 1],
+                                         **cache_kwarg(decoder, cache))  # (rows, w - 1, H)
+                hs.append(torch.cat([first, hr], dim=1))
+        return (hs if segments is not None else hs[0]), lm_head_weight(self.model)
+
+
+def _cache_tensors(cache) -> List[tuple]:
+    """[(keys, values)] per layer of a DynamicCache (transformers 5 `layers`, 4.x key/value lists)."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
 
 
 def _decoder_of(model):
@@ -540,18 +568,36 @@ def holdout_split(examples, fraction: float, seed: int):
     return [e for e, k in zip(examples, keys) if k not in held], [e for e, k in zip(examples, keys) if k in held]
 
 
+def bucket_segments(groups: List[List[int]], lengths: List[int]):
+    """Rows of length buckets laid end to end: (order, segments) with order the concatenated rows
+    and segments [(start, stop, width)] for PolicyTrunk, width = the bucket's longest response."""
+    order, segments = [], []
+    for g in groups:
+        segments.append((len(order), len(order) + len(g), max(1, max(lengths[r] for r in g))))
+        order.extend(g)
+    return order, segments
+
+
 def token_logprobs(trunk, batch: RolloutBatch, rows: Sequence[int], loss_cfg: PolicyLossConfig, backend: str,
-                   autocast, share_prompt: bool = False) -> torch.Tensor:
-    """log p(response token) under `trunk` (no grad), (b, R) for the given rows."""
-    mb = batch.select(rows)
-    share = share_index(rows, batch.group_size) if share_prompt else None
+                   autocast, share_prompt: bool = False, buckets: int = 1) -> torch.Tensor:
+    """log p(response token) under `trunk` (no grad), (b, R) for the given rows in their order, run as
+    up to `buckets` length buckets in one trunk call."""
+    lengths = batch.response_lengths.tolist()
+    order, segments = bucket_segments(length_buckets(list(rows), lengths, buckets), lengths)
+    mb = batch.select(order)
+    P = mb.prompt_width
+    share = share_index(order, batch.group_size) if share_prompt else None
     with torch.no_grad(), autocast():
-        h, W = trunk(mb.input_ids, mb.attention_mask, mb.prompt_width, share)  # (b, R, H), (V, H)
+        hs, W = trunk(mb.input_ids, mb.attention_mask, P, share, segments)  # [(rows, w, H)], (V, H)
     cfg = dataclasses.replace(loss_cfg, eos_token_id=None, compute_entropy=False, entropy_coef=0.0, kl_coef=0.0)
+    out = torch.zeros(len(order), mb.response_width, dtype=torch.float32, device=mb.input_ids.device)
     with torch.no_grad():
-        out = policy_loss(h, W.to(h.dtype), mb.input_ids[:, mb.prompt_width :], torch.zeros(h.shape[0], device=h.device),
-                          mb.response_mask, config=cfg, backend=backend)
-    return out.logprobs  # (b, R)
+        for (a, b, w), h in zip(segments, hs):
+            res = policy_loss(h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], torch.zeros(b - a, device=h.device),
+                              mb.response_mask[a:b, :w], config=cfg, backend=backend)
+            out[a:b, :w] = res.logprobs.float()
+    where = {r: i for i, r in enumerate(order)}
+    return out[torch.tensor([where[r] for r in rows], device=out.device)]  # (b, R), rows' order
 
 
 def eos_stats(p_eos: torch.Tensor, eos_grad: torch.Tensor, mask: torch.Tensor, num_tokens: float) -> List[Dict]:
@@ -770,8 +816,8 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
         full = torch.zeros(S, batch.response_width, dtype=torch.float32, device=batch.input_ids.device)
         for s in range(0, S, micro):
             rows = list(range(s, min(s + micro, S)))
-            lp = token_logprobs(which, batch, rows, loss_cfg, backend, autocast, A.share_prompt)  # (b, R_b)
-            full[s : s + len(rows), : lp.shape[1]] = lp.float()
+            lp = token_logprobs(which, batch, rows, loss_cfg, backend, autocast, A.share_prompt, A.length_buckets)
+            full[s : s + len(rows), : lp.shape[1]] = lp
         return full
 
     # Old log-probs: recomputed by the training model before any update (skipped when on-policy:
@@ -783,6 +829,7 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
     eos: List[Optional[Dict]] = [None] * S
     lengths = batch.response_lengths.tolist()
     for epoch in range(A.ppo_epochs):
+        want_eos = epoch == 0 and stats_cfg.eos_token_id is not None
         for rows in minis:
             tokens = float(batch.response_mask[rows].sum())
             num_tokens = float(D.all_reduce_sum(torch.tensor([tokens], dtype=torch.float64))[0])
@@ -790,40 +837,50 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
             optimizer.zero_grad(set_to_none=True)
             total = torch.zeros((), dtype=torch.float64)
             mclip, mkl, ment = [], [], []
-            micro_rows = [rows[i : i + micro] for i in range(0, len(rows), micro)]
             # Each micro-batch runs as a few length buckets (same gradient: the token-mean divides by
             # the global token count, whatever the split), so short answers are not padded to the
-            # longest response of the batch.
-            micro_rows = [seg for m in micro_rows for seg in length_buckets(m, lengths, A.length_buckets)]
-            for j, mrows in enumerate(micro_rows):
-                mb = batch.select(mrows)
+            # longest response of the batch. With the shared prompt, one trunk call per micro-batch
+            # runs its prompts once for all buckets, then one backward; without it (FSDP2, gradient
+            # checkpointing), one trunk call and one backward per bucket.
+            calls = []
+            for i in range(0, len(rows), micro):
+                buckets = length_buckets(rows[i : i + micro], lengths, A.length_buckets)
+                calls.extend([buckets] if A.share_prompt else [[g] for g in buckets])
+            for j, groups in enumerate(calls):
+                order, segments = bucket_segments(groups, lengths)
+                mb = batch.select(order)
                 P = mb.prompt_width
-                R = mb.response_width
-                sync = j == len(micro_rows) - 1
+                sync = j == len(calls) - 1
                 ctx = trunk.no_sync() if (not sync and hasattr(trunk, "no_sync")) else contextlib.nullcontext()
                 with ctx:
-                    share = share_index(mrows, batch.group_size) if A.share_prompt else None
+                    share = share_index(order, batch.group_size) if A.share_prompt else None
                     with autocast():
-                        h, W = trunk(mb.input_ids, mb.attention_mask, P, share)  # (b, R, H), (V, H)
-                    want_eos = epoch == 0 and stats_cfg.eos_token_id is not None
-                    out = policy_loss(
-                        h, W.to(h.dtype), mb.input_ids[:, P:], adv[mrows].to(h.device), mb.response_mask,
-                        old_logprobs=None if old_lp is None else old_lp[mrows, :R],
-                        ref_logprobs=None if ref_lp is None else ref_lp[mrows, :R],
-                        num_tokens=num_tokens, config=stats_cfg if want_eos else loss_cfg, backend=backend,
-                    )
-                    if not bool(torch.isfinite(out.loss.detach())):
-                        raise TrainingError(f"the loss is {float(out.loss.detach())} at step {step} (epoch {epoch}, micro-batch {j})")
-                    (out.loss * world).backward()
-                total += out.loss.detach().double().cpu()
-                mclip.append((float(out.clip_frac), float(mb.response_mask.sum())))
-                if out.kl is not None:
-                    mkl.append((float(out.kl), float(mb.response_mask.sum())))
-                if out.entropy is not None:
-                    ment.append((float(out.entropy), float(mb.response_mask.sum())))
-                if want_eos and out.p_eos is not None:
-                    for r, st in zip(mrows, eos_stats(out.p_eos, out.eos_grad, mb.response_mask, num_tokens)):
-                        eos[r] = st
+                        hs, W = trunk(mb.input_ids, mb.attention_mask, P, share, segments)  # [(rows, w, H)], (V, H)
+                    call_loss = 0.0
+                    for (a, b, w), h in zip(segments, hs):
+                        seg_rows = order[a:b]
+                        mask = mb.response_mask[a:b, :w]
+                        out = policy_loss(
+                            h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], adv[seg_rows].to(h.device), mask,
+                            old_logprobs=None if old_lp is None else old_lp[seg_rows, :w],
+                            ref_logprobs=None if ref_lp is None else ref_lp[seg_rows, :w],
+                            num_tokens=num_tokens, config=stats_cfg if want_eos else loss_cfg, backend=backend,
+                        )
+                        if not bool(torch.isfinite(out.loss.detach())):
+                            raise TrainingError(f"the loss is {float(out.loss.detach())} at step {step} "
+                                                f"(epoch {epoch}, micro-batch {j})")
+                        call_loss = call_loss + out.loss
+                        weight = float(mask.sum())
+                        mclip.append((float(out.clip_frac), weight))
+                        if out.kl is not None:
+                            mkl.append((float(out.kl), weight))
+                        if out.entropy is not None:
+                            ment.append((float(out.entropy), weight))
+                        if want_eos and out.p_eos is not None:
+                            for r, st in zip(seg_rows, eos_stats(out.p_eos, out.eos_grad, mask, num_tokens)):
+                                eos[r] = st
+                    (call_loss * world).backward()
+                total += call_loss.detach().double().cpu()
             # The global loss of this update: the sum over ranks of each rank's token-mean share.
             g_loss = float(D.all_reduce_sum(total.reshape(1))[0])
             if not math.isfinite(g_loss):

@@ -7,6 +7,7 @@ import os
 import pytest
 import torch
 
+import rlev_fast.distributed as D
 import rlev_fast.train as T
 from rlev_fast import checkpoint as ckpt
 
@@ -125,7 +126,6 @@ def test_ppo_epochs_minibatches_accumulation_kl_and_schedule(model_dir, tmp_path
 def _fixed_update(model_dir, grad_accum):
     from rlev_fast.policy import load_policy
     from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
-    import rlev_fast.distributed as D
 
     torch.manual_seed(0)
     model, tok = load_policy(model_dir)
@@ -286,3 +286,86 @@ def test_shared_prompt_forward_matches_the_full_forward(model_dir):
     for k, grad in outs[0][1].items():
         torch.testing.assert_close(outs[1][1][k], grad, rtol=1e-3, atol=1e-5, msg=k)
     assert T.share_index([0, 3], 3) is None
+
+
+def test_segments_with_a_shared_prompt_match_the_full_forward(model_dir):
+    """One trunk call with length-bucket segments (one of width 1, so no response forward) and the
+    shared prompt: every segment's hidden states and the summed gradients equal the plain forward's."""
+    from rlev_fast.policy import load_policy
+    from rlev_fast.rollout import assemble_batch, encode_prompts
+
+    model, tok = load_policy(model_dir)
+    # float64, except that HF's LlamaRMSNorm computes in float32 whatever the model dtype: the paths sum
+    # the prompt's gradient over its rows before or after that norm, so they agree to float32
+    # rounding (measured: 1.3e-4 on a gradient entry of 22.5, relative 6e-6), not to float64's.
+    model.double().train()
+    trunk = T.PolicyTrunk(model)
+    ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?",
+                                     "Q (2 of 9 points): 7*3 = ?"], "cpu")
+    ids, mask = ids.repeat_interleave(3, 0), mask.repeat_interleave(3, 0)
+    g = torch.Generator().manual_seed(3)
+    resp = [torch.randint(5, len(tok), (int(torch.randint(0, 9, (1,), generator=g)),), generator=g).tolist() + [1]
+            for _ in range(9)]
+    b = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 3)
+    lengths = b.response_lengths.tolist()
+    groups = [[r for r in range(9) if lo <= lengths[r] <= hi] for lo, hi in ((1, 1), (2, 5), (6, 99))]
+    assert all(groups), lengths
+    order, segments = T.bucket_segments(groups, lengths)
+    assert segments[0][2] == 1 and sorted(order) == list(range(9))
+    mb = b.select(order)
+
+    def run(share, segs):
+        model.zero_grad()
+        hs, W = trunk(mb.input_ids, mb.attention_mask, mb.prompt_width, share, segs)
+        hs = hs if segs is not None else [hs[a:z, :w] for a, z, w in segments]
+        loss = 0.0
+        for (a, z, w), h in zip(segments, hs):
+            mk = mb.response_mask[a:z, :w]
+            loss = loss + (h * mk[..., None]).pow(2).sum() + ((h @ W.t()).logsumexp(-1) * mk).sum()
+        loss.backward()
+        return [h.detach() for h in hs], {k: p.grad.clone() for k, p in model.named_parameters()}
+
+    full_h, full_g = run(None, None)
+    for share in (None, T.share_index(order, 3)):
+        hs, grads = run(share, segments)
+        for (a, z, w), h, ref in zip(segments, hs, full_h):
+            assert h.shape == (z - a, w, ref.shape[-1])
+            m = mb.response_mask[a:z, :w].bool()
+            torch.testing.assert_close(h[m], ref[m], rtol=1e-6, atol=1e-6)
+        for k, grad in full_g.items():
+            torch.testing.assert_close(grads[k], grad, rtol=1e-5, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
+
+
+@pytest.mark.parametrize("share_prompt,buckets", [(False, 1), (False, 4), (True, 4)])
+def test_update_is_the_same_with_or_without_prompt_sharing_and_buckets(model_dir, monkeypatch, share_prompt, buckets):
+    """rl_update's parameters after its updates (2 PPO epochs, so old log-probs are recomputed too)
+    do not depend on how the micro-batch is cut into length buckets or whether prompts are shared."""
+    monkeypatch.setattr(T, "BUCKET_OVERHEAD_TOKENS", 0)  # 8 short rows: cut them into real buckets
+    from rlev_fast.policy import load_policy
+    from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
+
+    def update(share, nb):
+        torch.manual_seed(0)
+        model, tok = load_policy(model_dir)
+        model.train()
+        ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], "cpu")
+        ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
+        g = torch.Generator().manual_seed(5)
+        resp = [torch.randint(5, len(tok), (int(torch.randint(0, 12, (1,), generator=g)),), generator=g).tolist()
+                for _ in range(8)]
+        batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
+        adv = torch.randn(8, generator=g)
+        assert len(T.length_buckets(list(range(8)), batch.response_lengths.tolist(), nb)) == min(nb, 4)
+        cfg = T.TrainConfig(rollout=RolloutConfig(n=4),
+                            algo=T.AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=nb))
+        trunk = T.PolicyTrunk(model)
+        opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
+        upd = T.rl_update(trunk, batch, adv, opt, T.make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo())
+        return upd, model.state_dict()
+
+    ref, ref_state = update(False, 1)
+    got, state = update(share_prompt, buckets)
+    assert got["losses"] == pytest.approx(ref["losses"], rel=1e-5, abs=1e-7)
+    assert got["grad_norm"] == pytest.approx(ref["grad_norm"], rel=1e-4)
+    for k in ref_state:
+        torch.testing.assert_close(state[k], ref_state[k], rtol=1e-5, atol=1e-6, msg=k)
