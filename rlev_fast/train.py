@@ -263,9 +263,9 @@ class TrainConfig:
 # Command line
 # ==============================================================================================
 # Defaults of the CPU run (`python -m rlev_fast.train`, no arguments). Measured on the 2-core CI
-# machine (shipped warm start md5 139550ab..., 125 held-out questions, greedy): 50-58 s wall per run
-# including both evaluations; held-out H-Acc 59.9% before -> 71.7 / 76.0 / 78.5% after for seeds
-# 0 / 1 / 2 (mean +15.5 points). An earlier version of this trainer took 5 min for the same run while
+# machine (shipped warm start md5 139550ab..., 125 held-out questions, greedy): 31-32 s wall per run
+# including both evaluations (2026-11-28, commit fe24bb4); held-out H-Acc 59.9% before -> 71.7 /
+# 76.6 / 77.8% after for seeds 0 / 1 / 2 (mean +15.5 points). An earlier version of this trainer took 5 min for the same run while
 # other jobs kept the machine's load at ~7, hence the margin under the 10-minute cap. The thread
 # count (auto: 1 on a busy machine) changes float rounding, so a seed's numbers can move by a point
 # between machines states; pass --threads for bitwise repeatability.
