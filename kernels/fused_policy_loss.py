@@ -136,6 +136,37 @@ def _policy_fwd_kernel(
 
 
 @triton.jit
+def _row_grads(G_ptr, GE_ptr, ENT_ptr, offs_n, n_mask, HAS_ENTROPY: tl.constexpr):
+    """A token tile's per-row loss gradient g, entropy weight ge and entropy, and whether any row
+    has a gradient: a fully masked tile (g = 0, no entropy weight) has an exactly zero dz."""
+    g = tl.load(G_ptr + offs_n, mask=n_mask, other=0.0)
+    ge = g
+    ent = g
+    if HAS_ENTROPY:
+        ge = tl.load(GE_ptr + offs_n, mask=n_mask, other=0.0)
+        ent = tl.load(ENT_ptr + offs_n, mask=n_mask, other=0.0)
+    active = tl.max(tl.abs(g), axis=0) > 0
+    if HAS_ENTROPY:
+        active = active | (tl.max(tl.abs(ge), axis=0) > 0)
+    return g, ge, ent, active
+
+
+@triton.jit
+def _dz_recompute(H_ptr, W_ptr, Y_ptr, LSE_ptr, offs_n, offs_v, n_mask, v_mask, g, ge, ent, H, inv_temp,
+                  stride_hn, stride_hh, stride_wv, stride_wh, HAS_ENTROPY: tl.constexpr,
+                  BLOCK_N: tl.constexpr, BLOCK_V: tl.constexpr, BLOCK_H: tl.constexpr,
+                  DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr):
+    """dz of a (token, vocab) tile from its logits recomputed from h and W (never stored), in W's
+    dtype for the backward dots."""
+    y = tl.load(Y_ptr + offs_n, mask=n_mask, other=0)
+    lse = tl.load(LSE_ptr + offs_n, mask=n_mask, other=0.0)
+    z = _logits_tile(H_ptr, W_ptr, offs_n, offs_v, n_mask, v_mask, H, inv_temp,
+                     stride_hn, stride_hh, stride_wv, stride_wh, BLOCK_N, BLOCK_V, BLOCK_H, DOT_PRECISION, UPCAST_DOT)
+    dz = _dz_tile(z, y, lse, g, ge, ent, offs_v, v_mask, inv_temp, HAS_ENTROPY)
+    return dz.to(W_ptr.dtype.element_ty)
+
+
+@triton.jit
 def _policy_bwd_dh_kernel(
     H_ptr, W_ptr, Y_ptr, LSE_ptr, ENT_ptr, G_ptr, GE_ptr, DH_ptr,
     N, V, H, inv_temp,
@@ -148,26 +179,14 @@ def _policy_bwd_dh_kernel(
     pid = tl.program_id(0).to(tl.int64)
     offs_n = pid * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)
     n_mask = offs_n < N
-    y = tl.load(Y_ptr + offs_n, mask=n_mask, other=0)
-    lse = tl.load(LSE_ptr + offs_n, mask=n_mask, other=0.0)
-    g = tl.load(G_ptr + offs_n, mask=n_mask, other=0.0)
-    ge = g
-    ent = g
-    if HAS_ENTROPY:
-        ge = tl.load(GE_ptr + offs_n, mask=n_mask, other=0.0)
-        ent = tl.load(ENT_ptr + offs_n, mask=n_mask, other=0.0)
-    # Fully masked tile (g = 0, no entropy weight): its gradient is exactly zero, skip the work.
-    active = tl.max(tl.abs(g), axis=0) > 0
-    if HAS_ENTROPY:
-        active = active | (tl.max(tl.abs(ge), axis=0) > 0)
-    if active:
+    g, ge, ent, active = _row_grads(G_ptr, GE_ptr, ENT_ptr, offs_n, n_mask, HAS_ENTROPY)
+    if active:  # a fully masked tile's gradient is exactly zero: skip the work
         for v0 in range(0, V, BLOCK_V):
             offs_v = v0 + tl.arange(0, BLOCK_V).to(tl.int64)
             v_mask = offs_v < V
-            z = _logits_tile(H_ptr, W_ptr, offs_n, offs_v, n_mask, v_mask, H, inv_temp,
-                             stride_hn, stride_hh, stride_wv, stride_wh, BLOCK_N, BLOCK_V, BLOCK_H, DOT_PRECISION, UPCAST_DOT)
-            dz = _dz_tile(z, y, lse, g, ge, ent, offs_v, v_mask, inv_temp, HAS_ENTROPY)
-            dz = dz.to(W_ptr.dtype.element_ty)
+            dz = _dz_recompute(H_ptr, W_ptr, Y_ptr, LSE_ptr, offs_n, offs_v, n_mask, v_mask, g, ge, ent, H, inv_temp,
+                               stride_hn, stride_hh, stride_wv, stride_wh, HAS_ENTROPY,
+                               BLOCK_N, BLOCK_V, BLOCK_H, DOT_PRECISION, UPCAST_DOT)
             for h0 in range(0, H, BLOCK_H):
                 offs_h = h0 + tl.arange(0, BLOCK_H)
                 h_mask = offs_h < H
@@ -198,22 +217,11 @@ def _policy_bwd_dw_kernel(
     for n0 in range(0, N, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N).to(tl.int64)
         n_mask = offs_n < N
-        g = tl.load(G_ptr + offs_n, mask=n_mask, other=0.0)
-        ge = g
-        ent = g
-        if HAS_ENTROPY:
-            ge = tl.load(GE_ptr + offs_n, mask=n_mask, other=0.0)
-            ent = tl.load(ENT_ptr + offs_n, mask=n_mask, other=0.0)
-        active = tl.max(tl.abs(g), axis=0) > 0
-        if HAS_ENTROPY:
-            active = active | (tl.max(tl.abs(ge), axis=0) > 0)
+        g, ge, ent, active = _row_grads(G_ptr, GE_ptr, ENT_ptr, offs_n, n_mask, HAS_ENTROPY)
         if active:
-            y = tl.load(Y_ptr + offs_n, mask=n_mask, other=0)
-            lse = tl.load(LSE_ptr + offs_n, mask=n_mask, other=0.0)
-            z = _logits_tile(H_ptr, W_ptr, offs_n, offs_v, n_mask, v_mask, H, inv_temp,
-                             stride_hn, stride_hh, stride_wv, stride_wh, BLOCK_N, BLOCK_V, BLOCK_H, DOT_PRECISION, UPCAST_DOT)
-            dz = _dz_tile(z, y, lse, g, ge, ent, offs_v, v_mask, inv_temp, HAS_ENTROPY)
-            dz = dz.to(W_ptr.dtype.element_ty)
+            dz = _dz_recompute(H_ptr, W_ptr, Y_ptr, LSE_ptr, offs_n, offs_v, n_mask, v_mask, g, ge, ent, H, inv_temp,
+                               stride_hn, stride_hh, stride_wv, stride_wh, HAS_ENTROPY,
+                               BLOCK_N, BLOCK_V, BLOCK_H, DOT_PRECISION, UPCAST_DOT)
             dz_t = tl.trans(dz)  # (BLOCK_V, BLOCK_N)
             for h0 in range(0, H, BLOCK_H):
                 offs_h = h0 + tl.arange(0, BLOCK_H)
