@@ -37,6 +37,8 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 
+from .config_checks import check_int, check_number
+
 LOSS_AGGS = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 KL_ESTIMATORS = ("k1", "k2", "k3")
 RATIO_LEVELS = ("token", "sequence")
@@ -80,24 +82,13 @@ class PolicyLossConfig:
     chunk_size: int = 1024
 
     def __post_init__(self):
-        def finite(name, lo=None, strict=False):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"PolicyLossConfig.{name} must be a finite number, got {v!r}")
-            if lo is not None and (v <= lo if strict else v < lo):
-                raise ValueError(f"PolicyLossConfig.{name} must be {'>' if strict else '>='} {lo}, got {v!r}")
-
-        finite("clip_low", 0.0)
-        finite("clip_high", 0.0)
-        if self.clip_low >= 1.0:
-            raise ValueError(f"PolicyLossConfig.clip_low must be < 1 (ratio floor 1 - clip_low > 0), got {self.clip_low}")
+        check_number(self, "clip_low", 0.0, 1.0, strict_hi=True)  # the ratio floor 1 - clip_low stays > 0
+        check_number(self, "clip_high", 0.0)
         if self.dual_clip is not None:
-            finite("dual_clip")
-            if self.dual_clip <= 1.0:
-                raise ValueError(f"PolicyLossConfig.dual_clip must be > 1 (e.g. 3.0) or None, got {self.dual_clip}")
-        finite("kl_coef", 0.0)
-        finite("entropy_coef")
-        finite("temperature", 0.0, strict=True)
+            check_number(self, "dual_clip", 1.0, strict_lo=True)  # e.g. 3.0; None turns it off
+        check_number(self, "kl_coef", 0.0)
+        check_number(self, "entropy_coef")
+        check_number(self, "temperature", 0.0, strict_lo=True)
         if self.kl_estimator not in KL_ESTIMATORS:
             raise ValueError(f"PolicyLossConfig.kl_estimator must be one of {KL_ESTIMATORS}, got {self.kl_estimator!r}")
         if self.loss_agg not in LOSS_AGGS:
@@ -105,13 +96,12 @@ class PolicyLossConfig:
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(f"PolicyLossConfig.ratio_level must be one of {RATIO_LEVELS}, got {self.ratio_level!r}")
         if self.norm_constant is not None:
-            finite("norm_constant", 0.0, strict=True)
+            check_number(self, "norm_constant", 0.0, strict_lo=True)
         if self.eos_token_id is not None and (
             isinstance(self.eos_token_id, bool) or not isinstance(self.eos_token_id, int) or self.eos_token_id < 0
         ):
             raise ValueError(f"PolicyLossConfig.eos_token_id must be a non-negative int or None, got {self.eos_token_id!r}")
-        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise ValueError(f"PolicyLossConfig.chunk_size must be a positive int, got {self.chunk_size!r}")
+        check_int(self, "chunk_size")
 
     @property
     def needs_entropy(self) -> bool:

@@ -31,7 +31,6 @@ consecutive, as `compute_advantages` expects):
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from typing import List, Optional, Sequence
 import torch
 
 from . import distributed as D
+from .config_checks import check_int, check_number
 
 ROLLOUT_BACKENDS = ("hf", "hf-cached", "vllm")
 
@@ -69,20 +69,12 @@ class RolloutConfig:
     def __post_init__(self):
         if self.backend not in ROLLOUT_BACKENDS:
             raise ValueError(f"RolloutConfig.backend must be one of {ROLLOUT_BACKENDS}, got {self.backend!r}")
-        for name in ("n", "max_new_tokens"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"RolloutConfig.{name} must be a positive int, got {v!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 0:
-            raise ValueError(f"RolloutConfig.batch_size must be an int >= 0, got {self.batch_size!r}")
-        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"RolloutConfig.temperature must be > 0, got {self.temperature!r}")
-        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
-            raise ValueError(f"RolloutConfig.top_p must be in (0, 1], got {self.top_p!r}")
-        if not (0 < self.vllm_gpu_memory_utilization < 1):
-            raise ValueError(
-                f"RolloutConfig.vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}"
-            )
+        check_int(self, "n")
+        check_int(self, "max_new_tokens")
+        check_int(self, "batch_size", 0)
+        check_number(self, "temperature", 0.0, strict_lo=True)
+        check_number(self, "top_p", 0.0, 1.0, strict_lo=True)
+        check_number(self, "vllm_gpu_memory_utilization", 0.0, 1.0, strict_lo=True, strict_hi=True)
 
 
 @dataclass

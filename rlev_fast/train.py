@@ -54,6 +54,7 @@ import torch
 import torch.nn as nn
 
 from . import checkpoint as ckpt
+from .config_checks import check_int, check_number
 from . import distributed as D
 from .advantages import ESTIMATORS, compute_advantages
 from .loss import LOSS_AGGS, KL_ESTIMATORS, PolicyLossConfig, policy_loss
@@ -71,23 +72,6 @@ class TrainingError(RuntimeError):
 # ==============================================================================================
 # Configs: one dataclass per component, validated in __post_init__
 # ==============================================================================================
-def _pos_int(obj, name, allow_zero=False):
-    v = getattr(obj, name)
-    lo = 0 if allow_zero else 1
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{type(obj).__name__}.{name} must be an int >= {lo}, got {v!r}")
-
-
-def _finite(obj, name, lo=None, hi=None, strict_lo=False):
-    v = getattr(obj, name)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ValueError(f"{type(obj).__name__}.{name} must be a finite number, got {v!r}")
-    if lo is not None and (v <= lo if strict_lo else v < lo):
-        raise ValueError(f"{type(obj).__name__}.{name} must be {'>' if strict_lo else '>='} {lo}, got {v!r}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{type(obj).__name__}.{name} must be <= {hi}, got {v!r}")
-
-
 @dataclass
 class ModelConfig:
     """name: local folder or hub id (None: the shipped warm-started tiny policy).
@@ -130,9 +114,9 @@ class DataConfig:
             p = getattr(self, name)
             if p is not None and not os.path.isfile(p):
                 raise ValueError(f"DataConfig.{name}: no such file {p!r}")
-        _pos_int(self, "eval_limit", allow_zero=True)
-        _finite(self, "eval_fraction", 0.0, 0.9, strict_lo=True)
-        _pos_int(self, "data_seed", allow_zero=True)
+        check_int(self, "eval_limit", 0)
+        check_number(self, "eval_fraction", 0.0, 0.9, strict_lo=True)
+        check_int(self, "data_seed", 0)
 
 
 @dataclass
@@ -162,9 +146,9 @@ class AlgoConfig:
             raise ValueError(f"AlgoConfig.algo must be one of {ESTIMATORS}, got {self.algo!r}")
         if self.reward not in SCALE_FORMS:
             raise ValueError(f"AlgoConfig.reward must be one of {SCALE_FORMS}, got {self.reward!r}")
-        _finite(self, "alpha", 0.0)
+        check_number(self, "alpha", 0.0)
         for name in ("prompts_per_step", "ppo_epochs", "mini_batches", "grad_accum", "length_buckets"):
-            _pos_int(self, name)
+            check_int(self, name)
         if self.loss_backend not in ("auto", "chunked", "reference", "triton"):
             raise ValueError(f"AlgoConfig.loss_backend must be auto | chunked | reference | triton, got {self.loss_backend!r}")
 
@@ -184,15 +168,15 @@ class OptimConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self):
-        _finite(self, "lr", 0.0, strict_lo=True)
-        _finite(self, "weight_decay", 0.0)
-        _finite(self, "beta1", 0.0, 1.0)
-        _finite(self, "beta2", 0.0, 1.0)
+        check_number(self, "lr", 0.0, strict_lo=True)
+        check_number(self, "weight_decay", 0.0)
+        check_number(self, "beta1", 0.0, 1.0)
+        check_number(self, "beta2", 0.0, 1.0)
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"OptimConfig.schedule must be constant | cosine, got {self.schedule!r}")
-        _pos_int(self, "warmup_steps", allow_zero=True)
-        _finite(self, "min_lr_ratio", 0.0, 1.0)
-        _finite(self, "grad_clip", 0.0)
+        check_int(self, "warmup_steps", 0)
+        check_number(self, "min_lr_ratio", 0.0, 1.0)
+        check_number(self, "grad_clip", 0.0)
 
 
 @dataclass
@@ -222,11 +206,11 @@ class RunConfig:
     threads: int = 0
 
     def __post_init__(self):
-        _pos_int(self, "steps")
-        _pos_int(self, "threads", allow_zero=True)
+        check_int(self, "steps")
+        check_int(self, "threads", 0)
         for name in ("save_every", "keep_checkpoints", "seed", "eval_max_new_tokens"):
-            _pos_int(self, name, allow_zero=True)
-        _pos_int(self, "eval_batch_size")
+            check_int(self, name, 0)
+        check_int(self, "eval_batch_size")
         if self.dist not in D.DIST_MODES:
             raise ValueError(f"RunConfig.dist must be one of {D.DIST_MODES}, got {self.dist!r}")
         if self.resume and not self.out:

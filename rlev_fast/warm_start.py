@@ -46,6 +46,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from .config_checks import check_int, check_number
 from .data import Example, default_rows, extract_answer, format_prompt, generate_exams, problem_of
 from .policy import ASSET_DIR, build_tiny_model, build_tokenizer, num_parameters
 
@@ -69,16 +70,15 @@ class WarmStartConfig:
     threads: int = 0  # 0: torch default
 
     def __post_init__(self):
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if not (0.0 <= self.worked_fraction <= 1.0):
-            raise ValueError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")
-        if not (0.0 <= self.mc_fraction <= 1.0):
-            raise ValueError(f"mc_fraction must be in [0, 1], got {self.mc_fraction}")
+        check_int(self, "steps", 0)
+        for name in ("batch_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "eval_max_new_tokens"):
+            check_int(self, name)
+        for name in ("warmup", "seed", "threads"):
+            check_int(self, name, 0)
+        check_number(self, "lr", 0.0, strict_lo=True)
+        check_number(self, "weight_decay", 0.0)
+        check_number(self, "worked_fraction", 0.0, 1.0)
+        check_number(self, "mc_fraction", 0.0, 1.0)
 
 
 class TrainStream:

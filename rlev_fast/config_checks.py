@@ -1,0 +1,27 @@
+"""Field checks for the config dataclasses' __post_init__: one wording for every config, naming the
+class and the field ("RolloutConfig.n must be an int >= 1, got 0")."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+
+def check_int(obj, name: str, lo: int = 1) -> None:
+    """obj.name is an int (not a bool) >= lo."""
+    v = getattr(obj, name)
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f"{type(obj).__name__}.{name} must be an int >= {lo}, got {v!r}")
+
+
+def check_number(obj, name: str, lo: Optional[float] = None, hi: Optional[float] = None,
+                 strict_lo: bool = False, strict_hi: bool = False) -> None:
+    """obj.name is a finite int or float (not a bool) within [lo, hi]; strict_lo / strict_hi make
+    that end open."""
+    v = getattr(obj, name)
+    where = f"{type(obj).__name__}.{name}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{where} must be a finite number, got {v!r}")
+    if lo is not None and (v <= lo if strict_lo else v < lo):
+        raise ValueError(f"{where} must be {'>' if strict_lo else '>='} {lo}, got {v!r}")
+    if hi is not None and (v >= hi if strict_hi else v > hi):
+        raise ValueError(f"{where} must be {'<' if strict_hi else '<='} {hi}, got {v!r}")
