@@ -131,15 +131,16 @@ def difficulty_values(levels: Sequence[str]) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float32)
 
 
-def _check_values(values: ArrayLike) -> torch.Tensor:
-    v = as_float_tensor(values, "values")
-    check_nonempty(v, "values")
-    check_finite(v, "values")
-    bad = (v < 0) | (v > 1)
+def _unit_interval(x: ArrayLike, name: str) -> torch.Tensor:
+    """x as a non-empty float tensor of finite entries in [0, 1]; errors name the first bad entry."""
+    t = as_float_tensor(x, name)
+    check_nonempty(t, name)
+    check_finite(t, name)
+    bad = (t < 0) | (t > 1)
     if bool(bad.any()):
         i = first_bad_index(bad)
-        raise ValueError(f"values[{i}] = {v[i].item()} is outside [0, 1]")
-    return v
+        raise ValueError(f"{name}[{i}] = {t[i].item()} is outside [0, 1]")
+    return t
 
 
 def value_scale(values: ArrayLike, alpha: float = 10.0, form: str = "rlev", seed: int = 0) -> torch.Tensor:
@@ -153,7 +154,7 @@ def value_scale(values: ArrayLike, alpha: float = 10.0, form: str = "rlev", seed
         raise ValueError(f"form must be one of {SCALE_FORMS}, got {form!r}")
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-    v = _check_values(values)
+    v = _unit_interval(values, "values")
     rlev = 1.0 + torch.clamp(alpha * v, max=1.0)
     if form == "rlev":
         return rlev
@@ -171,13 +172,7 @@ def rlev_reward(
     correct: ArrayLike, values: ArrayLike, alpha: float = 10.0, form: str = "rlev", seed: int = 0
 ) -> torch.Tensor:
     """r = value_scale(values) * correct. `correct` is bool or a float score in [0, 1]."""
-    c = as_float_tensor(correct, "correct")
-    check_nonempty(c, "correct")
-    check_finite(c, "correct")
-    bad = (c < 0) | (c > 1)
-    if bool(bad.any()):
-        i = first_bad_index(bad)
-        raise ValueError(f"correct[{i}] = {c[i].item()} is outside [0, 1]")
+    c = _unit_interval(correct, "correct")
     s = value_scale(values, alpha=alpha, form=form, seed=seed)
     if c.shape != s.shape:
         raise ValueError(f"correct and values differ in length: {c.numel()} vs {s.numel()}")
