@@ -31,6 +31,15 @@ def _read_json(path: str) -> Optional[Dict]:
         return json.load(f)
 
 
+def _save(plt, fig, run_dir: str, name: str) -> str:
+    """Lays out, writes and closes one figure; returns its path."""
+    fig.tight_layout()
+    path = os.path.join(run_dir, name)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _smooth(xs: List[Optional[float]], k: int) -> List[float]:
     out = []
     for i in range(len(xs)):
@@ -79,11 +88,7 @@ def plot_run(run_dir: str, smooth: int = 5) -> List[str]:
     ax.set_ylabel("%")
     ax.set_title(f"H-Acc and Acc (moving mean of {smooth}; markers: held-out greedy)")
     ax.legend()
-    fig.tight_layout()
-    path = os.path.join(run_dir, "hacc_acc.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(plt, fig, run_dir, "hacc_acc.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, _smooth([r.get("len_top") for r in rows], smooth), label="top-20% value")
@@ -92,11 +97,7 @@ def plot_run(run_dir: str, smooth: int = 5) -> List[str]:
     ax.set_ylabel("mean response length (tokens)")
     ax.set_title("Response length by value bucket")
     ax.legend()
-    fig.tight_layout()
-    path = os.path.join(run_dir, "length_by_value.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(plt, fig, run_dir, "length_by_value.png"))
 
     k = max(1, len(rows) // 5)
     early, late = rows[:k], rows[-k:]
@@ -115,11 +116,7 @@ def plot_run(run_dir: str, smooth: int = 5) -> List[str]:
     ax.set_title("EOS probability along the response (cf. paper Fig. 2)")
     if any_profile:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(run_dir, "eos_profile.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(plt, fig, run_dir, "eos_profile.png"))
     return written
 
 
