@@ -1083,6 +1083,35 @@ static int64_t attach_sub(const B& s, int64_t i, int64_t n, Tok& t, const std::v
   return i;
 }
 
+// Operator and bracket tokens by their bytes. Two-byte operators are matched first ("==" is "=").
+static int two_byte_op(int c, int d) {
+  if (c == 33 && d == 61) return O_NE;                          // !=
+  if ((c == 60 && d == 61) || (c == 61 && d == 60)) return O_LE;  // <=  =<
+  if (c == 62 && d == 61) return O_GE;                          // >=
+  if (c == 61 && d == 61) return O_EQ;                          // ==
+  return -1;
+}
+
+static bool one_byte_token(int c, int* kind, int* op) {
+  static const int ops[][2] = {{43, O_ADD}, {45, O_SUB}, {42, O_MUL},  {47, O_DIV},  {94, O_POW},
+                               {33, O_FACT}, {61, O_EQ}, {60, O_LT}, {62, O_GT}, {58, O_RATIO}};
+  static const int kinds[][2] = {{40, T_LP}, {41, T_RP},   {91, T_LB},    {93, T_RB},   {123, T_LC},
+                                 {125, T_RC}, {124, T_BAR}, {44, T_COMMA}, {59, T_SEMI}, {38, T_AMP}};
+  for (const auto& o : ops)
+    if (o[0] == c) {
+      *kind = T_OP;
+      *op = o[1];
+      return true;
+    }
+  for (const auto& k : kinds)
+    if (k[0] == c) {
+      *kind = k[1];
+      *op = 0;
+      return true;
+    }
+  return false;
+}
+
 static bool tokenize(const B& s, std::vector<Tok>* out) {
   std::vector<Tok>& toks = *out;
   int64_t n = len(s), i = 0;
@@ -1393,76 +1422,19 @@ static bool tokenize(const B& s, std::vector<Tok>* out) {
       if (!toks.empty()) i = attach_sub(s, i, n, toks.back(), bm);
       continue;
     }
-    if (c == 43)
-      toks.push_back(Tok(T_OP, O_ADD));
-    else if (c == 45)
-      toks.push_back(Tok(T_OP, O_SUB));
-    else if (c == 42)
-      toks.push_back(Tok(T_OP, O_MUL));
-    else if (c == 47)
-      toks.push_back(Tok(T_OP, O_DIV));
-    else if (c == 94) {
-      if (starts(s, "^\\circ", i)) {
-        i += 6;
-        continue;
-      }
-      if (starts(s, "^{\\circ}", i)) {
-        i += 8;
-        continue;
-      }
-      toks.push_back(Tok(T_OP, O_POW));
-    } else if (c == 33) {
-      if (i + 1 < n && at(s, i + 1) == 61) {
-        toks.push_back(Tok(T_OP, O_NE));
-        i += 2;
-        continue;
-      }
-      toks.push_back(Tok(T_OP, O_FACT));
-    } else if (c == 61) {
-      if (i + 1 < n && at(s, i + 1) == 61) {
-        i++;
-      } else if (i + 1 < n && at(s, i + 1) == 60) {
-        toks.push_back(Tok(T_OP, O_LE));
-        i += 2;
-        continue;
-      }
-      toks.push_back(Tok(T_OP, O_EQ));
-    } else if (c == 60) {
-      if (i + 1 < n && at(s, i + 1) == 61) {
-        toks.push_back(Tok(T_OP, O_LE));
-        i += 2;
-        continue;
-      }
-      toks.push_back(Tok(T_OP, O_LT));
-    } else if (c == 62) {
-      if (i + 1 < n && at(s, i + 1) == 61) {
-        toks.push_back(Tok(T_OP, O_GE));
-        i += 2;
-        continue;
-      }
-      toks.push_back(Tok(T_OP, O_GT));
-    } else if (c == 58)
-      toks.push_back(Tok(T_OP, O_RATIO));
-    else if (c == 40)
-      toks.push_back(Tok(T_LP));
-    else if (c == 41)
-      toks.push_back(Tok(T_RP));
-    else if (c == 91)
-      toks.push_back(Tok(T_LB));
-    else if (c == 93)
-      toks.push_back(Tok(T_RB));
-    else if (c == 123)
-      toks.push_back(Tok(T_LC));
-    else if (c == 125)
-      toks.push_back(Tok(T_RC));
-    else if (c == 124)
-      toks.push_back(Tok(T_BAR));
-    else if (c == 44)
-      toks.push_back(Tok(T_COMMA));
-    else if (c == 59)
-      toks.push_back(Tok(T_SEMI));
-    else if (c == 38)
-      toks.push_back(Tok(T_AMP));
+    if (c == 94 && (starts(s, "^\\circ", i) || starts(s, "^{\\circ}", i))) {
+      i += at(s, i + 1) == 92 ? 6 : 8;  // ^\circ / ^{\circ}: degrees, dropped
+      continue;
+    }
+    const int op2 = i + 1 < n ? two_byte_op(c, at(s, i + 1)) : -1;
+    if (op2 >= 0) {
+      toks.push_back(Tok(T_OP, op2));
+      i += 2;
+      continue;
+    }
+    int kind, op;
+    if (one_byte_token(c, &kind, &op))
+      toks.push_back(Tok(kind, op));
     else if (c == 95) {
       B g;
       if (!read_group(s, i + 1, n, bm, &g, &i)) return false;

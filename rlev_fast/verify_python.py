@@ -851,6 +851,16 @@ _UNIT_WORDS = (b"percent", b"percentage", b"pct", b"cm", b"mm", b"km", b"kg", b"
 _WORD_FUNCS = (b"sqrt", b"sin", b"cos", b"tan", b"ln", b"log", b"exp")
 
 
+# Operator and bracket tokens by their bytes. Two-byte operators are matched first ("==" is "=").
+_TWO_BYTE_OPS = {b"!=": O_NE, b"<=": O_LE, b"=<": O_LE, b">=": O_GE, b"==": O_EQ}
+_ONE_BYTE_TOKENS = {
+    43: (T_OP, O_ADD), 45: (T_OP, O_SUB), 42: (T_OP, O_MUL), 47: (T_OP, O_DIV), 94: (T_OP, O_POW),
+    33: (T_OP, O_FACT), 61: (T_OP, O_EQ), 60: (T_OP, O_LT), 62: (T_OP, O_GT), 58: (T_OP, O_RATIO),
+    40: (T_LP,), 41: (T_RP,), 91: (T_LB,), 93: (T_RB,), 123: (T_LC,), 125: (T_RC,), 124: (T_BAR,),
+    44: (T_COMMA,), 59: (T_SEMI,), 38: (T_AMP,),
+}
+
+
 class _Tok(object):
     __slots__ = ("kind", "op", "name", "num", "den", "dec", "sig", "raw", "lit")
 
@@ -1183,71 +1193,17 @@ def tokenize(s):
             if toks:
                 i = _attach_sub(s, i, n, toks[-1], bm)
             continue
-        if c == 43:
-            toks.append(_Tok(T_OP, O_ADD))
-        elif c == 45:
-            toks.append(_Tok(T_OP, O_SUB))
-        elif c == 42:
-            toks.append(_Tok(T_OP, O_MUL))
-        elif c == 47:
-            toks.append(_Tok(T_OP, O_DIV))
-        elif c == 94:
-            # ^\circ / ^{\circ}: degrees, dropped
-            if s.startswith(b"^\\circ", i):
-                i += 6
-                continue
-            if s.startswith(b"^{\\circ}", i):
-                i += 8
-                continue
-            toks.append(_Tok(T_OP, O_POW))
-        elif c == 33:
-            if i + 1 < n and s[i + 1] == 61:
-                toks.append(_Tok(T_OP, O_NE))
-                i += 2
-                continue
-            toks.append(_Tok(T_OP, O_FACT))
-        elif c == 61:
-            if i + 1 < n and s[i + 1] == 61:
-                i += 1
-            elif i + 1 < n and s[i + 1] == 60:
-                toks.append(_Tok(T_OP, O_LE))
-                i += 2
-                continue
-            toks.append(_Tok(T_OP, O_EQ))
-        elif c == 60:
-            if i + 1 < n and s[i + 1] == 61:
-                toks.append(_Tok(T_OP, O_LE))
-                i += 2
-                continue
-            toks.append(_Tok(T_OP, O_LT))
-        elif c == 62:
-            if i + 1 < n and s[i + 1] == 61:
-                toks.append(_Tok(T_OP, O_GE))
-                i += 2
-                continue
-            toks.append(_Tok(T_OP, O_GT))
-        elif c == 58:
-            toks.append(_Tok(T_OP, O_RATIO))
-        elif c == 40:
-            toks.append(_Tok(T_LP))
-        elif c == 41:
-            toks.append(_Tok(T_RP))
-        elif c == 91:
-            toks.append(_Tok(T_LB))
-        elif c == 93:
-            toks.append(_Tok(T_RB))
-        elif c == 123:
-            toks.append(_Tok(T_LC))
-        elif c == 125:
-            toks.append(_Tok(T_RC))
-        elif c == 124:
-            toks.append(_Tok(T_BAR))
-        elif c == 44:
-            toks.append(_Tok(T_COMMA))
-        elif c == 59:
-            toks.append(_Tok(T_SEMI))
-        elif c == 38:
-            toks.append(_Tok(T_AMP))
+        if c == 94 and (s.startswith(b"^\\circ", i) or s.startswith(b"^{\\circ}", i)):
+            i += 6 if s[i + 1] == 92 else 8  # ^\circ / ^{\circ}: degrees, dropped
+            continue
+        op2 = _TWO_BYTE_OPS.get(s[i:i + 2])
+        if op2 is not None:
+            toks.append(_Tok(T_OP, op2))
+            i += 2
+            continue
+        spec = _ONE_BYTE_TOKENS.get(c)
+        if spec is not None:
+            toks.append(_Tok(*spec))
         elif c == 95:
             # a stray subscript (after ')' etc.): skip its group
             g, i = _read_group(s, i + 1, n, bm)
