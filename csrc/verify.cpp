@@ -1112,6 +1112,31 @@ static bool one_byte_token(int c, int* kind, int* op) {
   return false;
 }
 
+// LaTeX commands that are one token each (relations come from rel_cmd, functions from FUNCS).
+static bool command_token(const B& name, int* kind, int* op) {
+  struct Entry {
+    const char* name;
+    int kind, op;
+  };
+  static const Entry table[] = {
+      {"frac", T_FRAC, 0},      {"dfrac", T_FRAC, 0},     {"tfrac", T_FRAC, 0},      {"cfrac", T_FRAC, 0},
+      {"sqrt", T_SQRT, 0},      {"binom", T_BINOM, 0},    {"dbinom", T_BINOM, 0},    {"tbinom", T_BINOM, 0},
+      {"pi", T_PI, 0},          {"infty", T_INF, 0},      {"infin", T_INF, 0},       {"infinity", T_INF, 0},
+      {"lbrace", T_LS, 0},      {"rbrace", T_RS, 0},      {"langle", T_LP, 0},       {"rangle", T_RP, 0},
+      {"vert", T_BAR, 0},       {"lvert", T_BAR, 0},      {"rvert", T_BAR, 0},       {"mid", T_BAR, 0},
+      {"colon", T_OP, O_RATIO}, {"to", T_SEP, 0},         {"rightarrow", T_SEP, 0},  {"Rightarrow", T_SEP, 0},
+      {"implies", T_SEP, 0},    {"iff", T_SEP, 0},        {"Leftrightarrow", T_SEP, 0}, {"therefore", T_SEP, 0},
+      {"because", T_SEP, 0},
+  };
+  for (const Entry& e : table)
+    if (name == e.name) {
+      *kind = e.kind;
+      *op = e.op;
+      return true;
+    }
+  return false;
+}
+
 static bool tokenize(const B& s, std::vector<Tok>* out) {
   std::vector<Tok>& toks = *out;
   int64_t n = len(s), i = 0;
@@ -1281,59 +1306,15 @@ static bool tokenize(const B& s, std::vector<Tok>* out) {
         toks.push_back(Tok(T_OP, rc));
         continue;
       }
-      if (name == "frac" || name == "dfrac" || name == "tfrac" || name == "cfrac") {
-        toks.push_back(Tok(T_FRAC));
-        continue;
-      }
-      if (name == "sqrt") {
-        toks.push_back(Tok(T_SQRT));
-        continue;
-      }
-      if (name == "binom" || name == "dbinom" || name == "tbinom") {
-        toks.push_back(Tok(T_BINOM));
+      int kind, op;
+      if (command_token(name, &kind, &op)) {
+        toks.push_back(Tok(kind, op));
         continue;
       }
       if (in_list(name, FUNCS)) {
         Tok t(T_FUNC);
         t.name = name;
         toks.push_back(t);
-        continue;
-      }
-      if (name == "pi") {
-        toks.push_back(Tok(T_PI));
-        continue;
-      }
-      if (name == "infty" || name == "infin" || name == "infinity") {
-        toks.push_back(Tok(T_INF));
-        continue;
-      }
-      if (name == "lbrace") {
-        toks.push_back(Tok(T_LS));
-        continue;
-      }
-      if (name == "rbrace") {
-        toks.push_back(Tok(T_RS));
-        continue;
-      }
-      if (name == "langle") {
-        toks.push_back(Tok(T_LP));
-        continue;
-      }
-      if (name == "rangle") {
-        toks.push_back(Tok(T_RP));
-        continue;
-      }
-      if (name == "vert" || name == "lvert" || name == "rvert" || name == "mid") {
-        toks.push_back(Tok(T_BAR));
-        continue;
-      }
-      if (name == "colon") {
-        toks.push_back(Tok(T_OP, O_RATIO));
-        continue;
-      }
-      if (name == "to" || name == "rightarrow" || name == "Rightarrow" || name == "implies" || name == "iff" ||
-          name == "Leftrightarrow" || name == "therefore" || name == "because") {
-        toks.push_back(Tok(T_SEP, 0));
         continue;
       }
       if (name == "begin") {

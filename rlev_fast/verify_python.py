@@ -861,6 +861,19 @@ _ONE_BYTE_TOKENS = {
 }
 
 
+# LaTeX commands that are one token each (relations come from rel_cmd, functions from _FUNCS).
+_COMMAND_TOKENS = {}
+for _names, _spec in (
+    ((b"frac", b"dfrac", b"tfrac", b"cfrac"), (T_FRAC,)), ((b"sqrt",), (T_SQRT,)),
+    ((b"binom", b"dbinom", b"tbinom"), (T_BINOM,)), ((b"pi",), (T_PI,)), ((b"infty", b"infin", b"infinity"), (T_INF,)),
+    ((b"lbrace",), (T_LS,)), ((b"rbrace",), (T_RS,)), ((b"langle",), (T_LP,)), ((b"rangle",), (T_RP,)),
+    ((b"vert", b"lvert", b"rvert", b"mid"), (T_BAR,)), ((b"colon",), (T_OP, O_RATIO)),
+    ((b"to", b"rightarrow", b"Rightarrow", b"implies", b"iff", b"Leftrightarrow", b"therefore", b"because"), (T_SEP, 0)),
+):
+    _COMMAND_TOKENS.update(dict.fromkeys(_names, _spec))
+del _names, _spec
+
+
 class _Tok(object):
     __slots__ = ("kind", "op", "name", "num", "den", "dec", "sig", "raw", "lit")
 
@@ -1080,45 +1093,12 @@ def tokenize(s):
             if name in _REL_CMDS:
                 toks.append(_Tok(T_OP, _REL_CMDS[name]))
                 continue
-            if name in (b"frac", b"dfrac", b"tfrac", b"cfrac"):
-                toks.append(_Tok(T_FRAC))
-                continue
-            if name == b"sqrt":
-                toks.append(_Tok(T_SQRT))
-                continue
-            if name in (b"binom", b"dbinom", b"tbinom"):
-                toks.append(_Tok(T_BINOM))
+            spec = _COMMAND_TOKENS.get(name)
+            if spec is not None:
+                toks.append(_Tok(*spec))
                 continue
             if name in _FUNCS:
                 toks.append(_Tok(T_FUNC, 0, name))
-                continue
-            if name == b"pi":
-                toks.append(_Tok(T_PI))
-                continue
-            if name in (b"infty", b"infin", b"infinity"):
-                toks.append(_Tok(T_INF))
-                continue
-            if name in (b"lbrace",):
-                toks.append(_Tok(T_LS))
-                continue
-            if name in (b"rbrace",):
-                toks.append(_Tok(T_RS))
-                continue
-            if name in (b"langle",):
-                toks.append(_Tok(T_LP))
-                continue
-            if name in (b"rangle",):
-                toks.append(_Tok(T_RP))
-                continue
-            if name in (b"vert", b"lvert", b"rvert", b"mid"):
-                toks.append(_Tok(T_BAR))
-                continue
-            if name in (b"colon",):
-                toks.append(_Tok(T_OP, O_RATIO))
-                continue
-            if name in (b"to", b"rightarrow", b"Rightarrow", b"implies", b"iff", b"Leftrightarrow",
-                        b"therefore", b"because"):
-                toks.append(_Tok(T_SEP, 0))
                 continue
             if name == b"begin":
                 g, i = _read_group(s, i, n, bm)
