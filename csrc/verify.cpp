@@ -47,6 +47,11 @@ static inline bool issp(int c) { return c == 32 || c == 9 || c == 10 || c == 13 
 static inline int lowr(int c) { return (c >= 65 && c <= 90) ? c + 32 : c; }
 static inline int at(const B& s, int64_t i) { return (unsigned char)s[(size_t)i]; }
 static inline int64_t len(const B& s) { return (int64_t)s.size(); }
+// The first index >= j of s[0, n) that is not an ASCII letter (the end of a command or word).
+static inline int64_t letters_end(const B& s, int64_t j, int64_t n) {
+  while (j < n && isalp(at(s, j))) j++;
+  return j;
+}
 static inline bool starts(const B& s, const char* p, int64_t i) {
   size_t L = std::strlen(p);
   if (i < 0 || (size_t)i + L > s.size()) return false;
@@ -639,8 +644,7 @@ static bool mathish_text(const B& s) {
     int c = at(s, i);
     if (c == 10) return false;
     if (isalp(c)) {
-      int64_t j = i;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i, n);
       if (j - i >= 3 && !(i > 0 && at(s, i - 1) == 92)) {
         B w = sub(s, i, j);
         if (w != upper_bytes(w)) return false;
@@ -836,8 +840,7 @@ static bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_
   while (i < n) {
     int c = at(s, i);
     if (c == 92) {
-      int64_t j = i + 1;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i + 1, n);
       B name = sub(s, i + 1, j);
       if (j == i + 1) {
         if (j < n) {
@@ -858,8 +861,7 @@ static bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_
       break;
     }
     if (isalp(c)) {
-      int64_t j = i;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i, n);
       B w = sub(s, i, j);
       B lw = lower_bytes(w);
       bool ok = false;
@@ -1051,8 +1053,7 @@ static bool read_group(const B& s, int64_t i, int64_t n, const std::vector<int64
     return true;
   }
   if (at(s, i) == 92) {
-    int64_t j = i + 1;
-    while (j < n && isalp(at(s, j))) j++;
+    int64_t j = letters_end(s, i + 1, n);
     if (j == i + 1) j++;
     if (j > n) j = n;
     *g = sub(s, i, j);
@@ -1251,8 +1252,7 @@ static bool tokenize(const B& s, std::vector<Tok>* out) {
       continue;
     }
     if (c == 92) {
-      int64_t j = i + 1;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i + 1, n);
       B name = sub(s, i + 1, j);
       if (j == i + 1) {
         if (j >= n) break;
@@ -1351,8 +1351,7 @@ static bool tokenize(const B& s, std::vector<Tok>* out) {
       continue;
     }
     if (isalp(c)) {
-      int64_t j = i;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i, n);
       B w = sub(s, i, j);
       B lw = lower_bytes(w);
       if (j - i >= 2) {
@@ -2590,8 +2589,7 @@ static B norm_text(const B& s) {
   while (i < n) {
     int c = at(s, i);
     if (c == 92) {
-      int64_t j = i + 1;
-      while (j < n && isalp(at(s, j))) j++;
+      int64_t j = letters_end(s, i + 1, n);
       B name = sub(s, i + 1, j);
       if (j == i + 1) {
         bool skipnext = j < n && !isalp(at(s, j)) &&

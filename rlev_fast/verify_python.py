@@ -551,6 +551,13 @@ _TEXT_ANCHORS = (b"answer is", b"answer:", b"answer :", b"option is", b"choice i
                  b"\xe9\x80\x89")  # 选
 
 
+def _letters_end(s, j, n):
+    """The first index >= j of s[:n] that is not an ASCII letter (the end of a command or word)."""
+    while j < n and _isalpha(s[j]):
+        j += 1
+    return j
+
+
 def _mathish_text(s):
     """No English word of 3+ letters (outside \\commands) and no second line: a bare formula."""
     i = 0
@@ -560,9 +567,7 @@ def _mathish_text(s):
         if c == 10:
             return False
         if _isalpha(c):
-            j = i
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i, n)
             if j - i >= 3 and not (i > 0 and s[i - 1] == 92):
                 w = s[i:j]
                 if w != w.upper():
@@ -585,7 +590,6 @@ def _bold_ok(s):
 def _bold_spans(t):
     res = []
     i = 0
-    n = len(t)
     while len(res) < 4096:
         a = t.find(b"**", i)
         if a < 0:
@@ -728,9 +732,7 @@ def mc_letters(s, strict):
     while i < n:
         c = s[i]
         if c == 92:
-            j = i + 1
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i + 1, n)
             name = s[i + 1:j]
             if j == i + 1:
                 if j < n and s[j] in (44, 59, 33, 32, 40, 41, 91, 93):
@@ -744,9 +746,7 @@ def mc_letters(s, strict):
             stopped = True
             break
         if _isalpha(c):
-            j = i
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i, n)
             w = s[i:j]
             lw = w.lower()
             ok_group = False
@@ -927,9 +927,7 @@ def _read_group(s, i, n, bm):
             return None, n
         return s[i + 1:e], e + 1
     if s[i] == 92:
-        j = i + 1
-        while j < n and _isalpha(s[j]):
-            j += 1
+        j = _letters_end(s, i + 1, n)
         if j == i + 1:
             j += 1
         return s[i:j], j
@@ -1040,9 +1038,7 @@ def tokenize(s):
             toks.append(t)
             continue
         if c == 92:  # command
-            j = i + 1
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i + 1, n)
             name = s[i + 1:j]
             if j == i + 1:  # control symbol
                 if j >= n:
@@ -1132,9 +1128,7 @@ def tokenize(s):
             i = _attach_sub(s, i, n, t, bm)
             continue
         if _isalpha(c):
-            j = i
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i, n)
             w = s[i:j]
             lw = w.lower()
             if j - i >= 2:
@@ -2336,9 +2330,7 @@ def norm_text(s):
     while i < n:
         c = s[i]
         if c == 92:
-            j = i + 1
-            while j < n and _isalpha(s[j]):
-                j += 1
+            j = _letters_end(s, i + 1, n)
             name = s[i + 1:j]
             if j == i + 1:
                 i = j + 1 if j < n and not _isalpha(s[j]) and s[j] in (44, 33, 59, 58, 32) else j
