@@ -55,7 +55,9 @@ def _group_adv_kernel(
     if ESTIMATOR == 0:  # grpo
         var = tl.sum(centered * centered, axis=1) / k_minus_1
         std = tl.sqrt(var)
-        adv = centered / (std[:, None] + eps)
+        denom = std + eps
+        denom = tl.where(denom > 0, denom, 1.0)  # 0 only where centered is 0 too (constant or padding rows)
+        adv = centered / denom[:, None]
         adv = tl.where(constant[:, None] | SINGLE, 0.0, adv)
         if HAS_SCALE:
             adv = s * adv
@@ -90,6 +92,7 @@ def _whiten_kernel(X_ptr, OUT_ptr, n, n_f, n_minus_1, eps, SMALL: tl.constexpr, 
         lo = tl.minimum(lo, tl.where(m, x, float("inf")))
     denom = tl.sqrt(tl.sum(sq, axis=0) / n_minus_1) + eps
     degenerate = SMALL | (tl.max(hi, axis=0) == tl.min(lo, axis=0))
+    denom = tl.where(degenerate, 1.0, denom)  # all equal with eps = 0: no 0 / 0 (the output is 0 anyway)
     for start in range(0, n, BLOCK):
         m = start + offs < n
         x = tl.load(X_ptr + start + offs, mask=m, other=0.0).to(tl.float64)
