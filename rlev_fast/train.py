@@ -126,9 +126,10 @@ class AlgoConfig:
     prompts per RL step. ppo_epochs / mini_batches: optimizer updates per step = epochs x
     mini-batches. grad_accum: micro-batches per mini-batch (the token-mean uses the mini-batch's
     global token count, so accumulation does not change the loss). loss_backend: policy_loss backend.
-    share_prompt: run each prompt once per micro-batch for all its completions (PolicyTrunk).
-    length_buckets: split each micro-batch into up to this many forward passes of similar response
-    length (1: off); the gradient is the same, the padding is not."""
+    share_prompt: run each prompt once per micro-batch for all its completions and all length
+    buckets, then one backward per micro-batch (PolicyTrunk).
+    length_buckets: split each micro-batch into up to this many response forward passes of similar
+    response length (1: off); the gradient is the same, the padding is not."""
 
     algo: str = "grpo"
     reward: str = "rlev"
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grad-accum", type=int, default=1, help="micro-batches per mini-batch")
     g.add_argument("--loss-backend", default="auto", choices=["auto", "chunked", "reference", "triton"], help="policy_loss backend")
     g.add_argument("--no-share-prompt", action="store_true", help="run each completion's prompt separately in training")
-    g.add_argument("--length-buckets", type=int, default=4, help="forward passes per micro-batch, by response length (1: off)")
+    g.add_argument("--length-buckets", type=int, default=4, help="response forward passes per micro-batch, by response length (1: off)")
 
     g = p.add_argument_group("loss")
     g.add_argument("--clip-low", type=float, default=0.2, help="ratio floor 1 - clip_low")
