@@ -1007,8 +1007,12 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     # -- model, reference, optimizer ---------------------------------------------------------------
     dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[M.dtype]
     model, tokenizer = load_policy(M.name, device, dtype) if M.name else load_default_policy(device, dtype)
-    if M.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable()
+    if M.gradient_checkpointing:
+        # transformers 5 renamed it (the old name warns that it goes away in v6)
+        enable = getattr(model, "activation_checkpointing_enable", None) or getattr(model, "gradient_checkpointing_enable", None)
+        if enable is None:
+            raise TrainingError(f"--gradient-checkpointing: {type(model).__name__} does not support it")
+        enable()
     model.train()
     ref_trunk = None
     if cfg.loss.kl_coef > 0:

@@ -2,6 +2,7 @@
 control, the PPO knobs, gradient accumulation, bad input, and a NaN loss."""
 import importlib.util
 import json
+import math
 import os
 
 import pytest
@@ -214,7 +215,8 @@ def test_nan_loss_stops_with_the_last_checkpoint_intact(model_dir, tmp_path, cap
 
     monkeypatch.setattr(T, "policy_loss", flaky)
     out = tmp_path / "nan"
-    args = tiny_args(model_dir, out, "--save-every", "1", "--no-eval", "--keep-checkpoints", "0")
+    # one length bucket: one training policy_loss call per step, so call 3 is step 3
+    args = tiny_args(model_dir, out, "--save-every", "1", "--no-eval", "--keep-checkpoints", "0", "--length-buckets", "1")
     args[args.index("--steps") + 1] = "5"
     assert T.main(args) == 1
     err = capsys.readouterr().err
@@ -223,6 +225,17 @@ def test_nan_loss_stops_with_the_last_checkpoint_intact(model_dir, tmp_path, cap
     assert os.path.basename(last) == "step_000002"
     for name in ("model.pt", "optimizer.pt", "trainer.pt"):
         ckpt.load_file(last, name)
+
+
+def test_gradient_checkpointing_runs_without_the_shared_prompt(model_dir, tmp_path):
+    """Checkpointed layers cannot take the shared prompt cache: the run turns it off, says so in the
+    resolved config, and trains (finite losses)."""
+    out = tmp_path / "gc"
+    assert T.main(tiny_args(model_dir, out, "--gradient-checkpointing", "--no-eval", "--no-save-final")) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["gradient_checkpointing"] is True and cfg["algo"]["share_prompt"] is False
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
 
 
 def test_resume_with_other_seed_is_refused(model_dir, tmp_path, capsys):
