@@ -264,8 +264,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ap.add_argument("--seed", type=int, default=d.seed, help="seed of init, data and modes")
     ap.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: default)")
     a = ap.parse_args(argv)
-    cfg = WarmStartConfig(out=a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
-                          worked_fraction=a.worked_fraction, seed=a.seed, threads=a.threads)
+    try:
+        cfg = WarmStartConfig(out=a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                              worked_fraction=a.worked_fraction, seed=a.seed, threads=a.threads)
+    except ValueError as e:
+        ap.error(str(e))  # exit 2 with the usage line, no traceback
     t0 = time.perf_counter()
     rep = warm_start(cfg)
     print(json.dumps({k: v for k, v in rep.items() if k != "config"}, indent=1))

@@ -57,3 +57,12 @@ def test_warm_start_config_errors_name_the_field(kw, name):
 def test_rollout_config_errors_name_the_field(kw, name):
     with pytest.raises(ValueError, match=rf"RolloutConfig\.{name} must be"):
         RolloutConfig(**kw)
+
+
+def test_warm_start_cli_rejects_a_bad_value_without_a_traceback(capsys):
+    from rlev_fast.warm_start import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--steps", "-1", "--out", "/nonexistent/never-written"])
+    assert e.value.code == 2
+    assert "WarmStartConfig.steps must be an int >= 0, got -1" in capsys.readouterr().err
