@@ -412,7 +412,7 @@ class PolicyTrunk(nn.Module):
 
             from .rollout import cache_kwarg
 
-            rep, inv = share
+            rep, inv = (t.to(input_ids.device) for t in share)  # index_select wants its index on the data's device
             decoder = _decoder_of(self.model)
             prompt_cache = DynamicCache(config=self.model.config)
             hp = final_hidden_states(self.model, input_ids[rep, :P], attention_mask[rep, :P],
