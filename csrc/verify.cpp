@@ -30,6 +30,7 @@ static const int64_t MAX_BITS = 8192;
 static const int64_t MAX_EXP = 100000;
 static const int64_t MAX_FACT = 1000;
 static const size_t MAX_ELEMS = 64;
+static const size_t MAX_MAT_CELLS = 64;  // cells of a matrix in matrix arithmetic (sums, scalings, products)
 static const int MAX_PM = 4;
 static const int64_t MAX_STEPS = 200000;
 static const int MAX_ANCHOR_TRIES = 64;
@@ -2511,6 +2512,71 @@ static B text_of_node(Tree& T, int e) {
   return out;
 }
 
+typedef std::vector<std::vector<int>> Cells;  // rows of node ids
+
+// The cells of a matrix expression: a matrix, -M, M + N, M - N, c M, M c and M N for compatible
+// shapes of at most MAX_MAT_CELLS cells, the cells left as expressions (new nodes in T); false when
+// e is not one (or a matrix is ragged).
+static bool mat_value(Tree& T, int e, int depth, Cells* out) {
+  const int k = T[e].kind;
+  if (k == N_MAT) {
+    Cells rows;
+    for (int r : T[e].kids) rows.push_back(T[r].kids);
+    if (rows.empty() || rows[0].empty() || rows.size() * rows[0].size() > MAX_MAT_CELLS) return false;
+    for (const auto& r : rows)
+      if (r.size() != rows[0].size()) return false;
+    *out = std::move(rows);
+    return true;
+  }
+  if (depth >= 8 || !(k == N_NEG || k == N_ADD || k == N_SUB || (k == N_MUL && T[e].op == 0))) return false;
+  const std::vector<int> kids = T[e].kids;  // a copy: T.add may move the nodes
+  Cells x, y;
+  const bool hx = mat_value(T, kids[0], depth + 1, &x);
+  if (k == N_NEG) {
+    if (!hx) return false;
+    for (auto& r : x)
+      for (int& c : r) c = T.add(N_NEG, {c});
+    *out = std::move(x);
+    return true;
+  }
+  const bool hy = mat_value(T, kids[1], depth + 1, &y);
+  if (k == N_ADD || k == N_SUB) {
+    if (!hx || !hy || x.size() != y.size() || x[0].size() != y[0].size()) return false;
+    for (size_t i = 0; i < x.size(); i++)
+      for (size_t j = 0; j < x[0].size(); j++) x[i][j] = T.add(k, {x[i][j], y[i][j]});
+    *out = std::move(x);
+    return true;
+  }
+  if (hx && hy) {  // M N
+    if (x[0].size() != y.size() || x.size() * y[0].size() > MAX_MAT_CELLS) return false;
+    Cells r(x.size(), std::vector<int>(y[0].size()));
+    for (size_t i = 0; i < x.size(); i++)
+      for (size_t j = 0; j < y[0].size(); j++) {
+        int cell = T.add(N_MUL, {x[i][0], y[0][j]});
+        for (size_t t = 1; t < y.size(); t++) {
+          const int prod = T.add(N_MUL, {x[i][t], y[t][j]});
+          cell = T.add(N_ADD, {cell, prod});
+        }
+        r[i][j] = cell;
+      }
+    *out = std::move(r);
+    return true;
+  }
+  if (hx && arith(T, kids[1])) {  // M c
+    for (auto& r : x)
+      for (int& c : r) c = T.add(N_MUL, {c, kids[1]});
+    *out = std::move(x);
+    return true;
+  }
+  if (hy && arith(T, kids[0])) {  // c M
+    for (auto& r : y)
+      for (int& c : r) c = T.add(N_MUL, {kids[0], c});
+    *out = std::move(y);
+    return true;
+  }
+  return false;
+}
+
 static bool node_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
   ctx.step();
   int ka = T[a].kind, kb = T[b].kind;
@@ -2545,14 +2611,23 @@ static bool node_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
     if (T[iv].op != 0 || T[tp].kids.size() != 2) return false;
     return node_eq(T, T[a].kids[0], ma, T[b].kids[0], mb, ctx) && node_eq(T, T[a].kids[1], ma, T[b].kids[1], mb, ctx);
   }
-  if (ka == N_MAT || kb == N_MAT) {
-    if (ka != kb || T[a].kids.size() != T[b].kids.size()) return false;
+  if (ka == N_MAT && kb == N_MAT) {  // row by row (ragged rows too)
+    if (T[a].kids.size() != T[b].kids.size()) return false;
     for (size_t q = 0; q < T[a].kids.size(); q++) {
       int ra = T[a].kids[q], rb = T[b].kids[q];
       if (T[ra].kids.size() != T[rb].kids.size()) return false;
       for (size_t w = 0; w < T[ra].kids.size(); w++)
         if (!node_eq(T, T[ra].kids[w], ma, T[rb].kids[w], mb, ctx)) return false;
     }
+    return true;
+  }
+  if (ka == N_MAT || kb == N_MAT) {  // a matrix against matrix arithmetic: cell by cell
+    Cells x, y;
+    if (!mat_value(T, a, 0, &x) || !mat_value(T, b, 0, &y) || x.size() != y.size() || x[0].size() != y[0].size())
+      return false;
+    for (size_t q = 0; q < x.size(); q++)
+      for (size_t w = 0; w < x[0].size(); w++)
+        if (!node_eq(T, x[q][w], ma, y[q][w], mb, ctx)) return false;
     return true;
   }
   if ((ka == N_TUPLE && (kb == N_TUPLE || kb == N_SEQ)) || (kb == N_TUPLE && ka == N_SEQ)) {

@@ -26,6 +26,7 @@ MAX_BITS = 8192  # bits of an exact numerator / denominator
 MAX_EXP = 100000  # |integer exponent| tried exactly
 MAX_FACT = 1000  # n! computed exactly up to this n (and under MAX_BITS)
 MAX_ELEMS = 64  # elements of a set / tuple that are compared
+MAX_MAT_CELLS = 64  # cells of a matrix in matrix arithmetic (sums, scalings, products)
 MAX_PM = 4  # \pm signs expanded per expression (2**4 variants)
 MAX_STEPS = 200000  # evaluation steps per verify() call
 MAX_ANCHOR_TRIES = 64
@@ -2235,6 +2236,52 @@ def _rel_to_interval(e):
     return None
 
 
+def _mk(kind, kids):
+    r = _Node(kind, kids)
+    r.depth = 1 + max(k.depth for k in kids)
+    return r
+
+
+def _mat_value(e, depth):
+    """The cells (rows of nodes) of a matrix expression: a matrix, -M, M + N, M - N, c M, M c and M N
+    for compatible shapes of at most MAX_MAT_CELLS cells, the cells left as expressions; None when e
+    is not one (or a matrix is ragged)."""
+    k = e.kind
+    if k == N_MAT:
+        rows = [list(r.kids) for r in e.kids]
+        if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows) or len(rows) * len(rows[0]) > MAX_MAT_CELLS:
+            return None
+        return rows
+    if depth >= 8 or k not in (N_NEG, N_ADD, N_SUB, N_MUL) or (k == N_MUL and e.op != 0):
+        return None
+    x = _mat_value(e.kids[0], depth + 1)
+    if k == N_NEG:
+        return None if x is None else [[_mk(N_NEG, [c]) for c in r] for r in x]
+    y = _mat_value(e.kids[1], depth + 1)
+    if k in (N_ADD, N_SUB):
+        if x is None or y is None or len(x) != len(y) or len(x[0]) != len(y[0]):
+            return None
+        return [[_mk(k, [c, d]) for c, d in zip(rx, ry)] for rx, ry in zip(x, y)]
+    if x is not None and y is not None:  # M N
+        if len(x[0]) != len(y) or len(x) * len(y[0]) > MAX_MAT_CELLS:
+            return None
+        out = []
+        for i in range(len(x)):
+            row = []
+            for j in range(len(y[0])):
+                cell = _mk(N_MUL, [x[i][0], y[0][j]])
+                for t in range(1, len(y)):
+                    cell = _mk(N_ADD, [cell, _mk(N_MUL, [x[i][t], y[t][j]])])
+                row.append(cell)
+            out.append(row)
+        return out
+    if x is not None and _arith(e.kids[1]):  # M c
+        return [[_mk(N_MUL, [c, e.kids[1]]) for c in r] for r in x]
+    if y is not None and _arith(e.kids[0]):  # c M
+        return [[_mk(N_MUL, [e.kids[0], c]) for c in r] for r in y]
+    return None
+
+
 def node_eq(a, ma, b, mb, ctx):
     ctx.step()
     ka = a.kind
@@ -2276,8 +2323,8 @@ def node_eq(a, ma, b, mb, ctx):
         if iv.op != 0 or len(tp.kids) != 2:
             return False
         return node_eq(a.kids[0], ma, b.kids[0], mb, ctx) and node_eq(a.kids[1], ma, b.kids[1], mb, ctx)
-    if ka == N_MAT or kb == N_MAT:
-        if ka != kb or len(a.kids) != len(b.kids):
+    if ka == N_MAT and kb == N_MAT:  # row by row (ragged rows too)
+        if len(a.kids) != len(b.kids):
             return False
         for q in range(len(a.kids)):
             ra = a.kids[q]
@@ -2286,6 +2333,16 @@ def node_eq(a, ma, b, mb, ctx):
                 return False
             for w in range(len(ra.kids)):
                 if not node_eq(ra.kids[w], ma, rb.kids[w], mb, ctx):
+                    return False
+        return True
+    if ka == N_MAT or kb == N_MAT:  # a matrix against matrix arithmetic: cell by cell
+        x = _mat_value(a, 0)
+        y = _mat_value(b, 0)
+        if x is None or y is None or len(x) != len(y) or len(x[0]) != len(y[0]):
+            return False
+        for q in range(len(x)):
+            for w in range(len(x[0])):
+                if not node_eq(x[q][w], ma, y[q][w], mb, ctx):
                     return False
         return True
     if ka == N_TUPLE and kb in (N_TUPLE, N_SEQ) or kb == N_TUPLE and ka == N_SEQ:

@@ -93,6 +93,20 @@ MATH_CASES = [
     ("<think>the answer is 4</think> The answer is \\boxed{5}", "5", True),
     ("<think>the answer is 4</think> The answer is \\boxed{5}", "4", False),
     ("<think>\\boxed{4} ... still thinking", "4", False),  # never closed its thinking
+    # matrix arithmetic: sums, differences, scalings and products are compared cell by cell
+    ("$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+     "\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}", True),
+    ("$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} - \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+     "\\begin{pmatrix}-4 & -4 \\\\ -4 & -4\\end{pmatrix}", True),
+    ("$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+     "\\begin{pmatrix}19 & 22 \\\\ 43 & 50\\end{pmatrix}", True),
+    ("$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+     "\\begin{pmatrix}23 & 34 \\\\ 31 & 46\\end{pmatrix}", False),  # that is B A, not A B
+    ("$\\frac{1}{2}\\begin{pmatrix}2 & 4\\end{pmatrix}$", "\\begin{pmatrix}1 & 2\\end{pmatrix}", True),
+    ("$-\\begin{pmatrix}1 & 2\\end{pmatrix}$", "\\begin{pmatrix}-1 & -2\\end{pmatrix}", True),
+    ("$\\begin{pmatrix}1 & 2 & 3\\end{pmatrix} + \\begin{pmatrix}1 \\\\ 2\\end{pmatrix}$",
+     "\\begin{pmatrix}2 & 4\\end{pmatrix}", False),  # shapes differ
+    ("$x \\begin{pmatrix}1 & 2\\end{pmatrix}$", "\\begin{pmatrix}1 & 2\\end{pmatrix}", False),
 ]
 
 HACK_CASES = [

@@ -18,8 +18,6 @@ CASES_PATH = Path(__file__).resolve().parents[2] / "shared" / "peer-cases" / "ma
 KNOWN_DISAGREEMENTS = {
     31: "bare number fallback reads 9 where Math-Verify (latex-only mode) finds nothing",
     32: "same as 31",
-    123: "matrix arithmetic (a sum of two matrices) is not evaluated",
-    124: "matrix arithmetic (a product of two matrices) is not evaluated",
     187: "'-2 <= x <= 7' equals 'x in [-2,7]': we say yes in both directions (185, 186 expect True)",
     191: "gold boxes joined by '++++++' are not a list; we read only the last box",
     197: "'1 <= |z| <= 3/2' is read as an interval of |z|, not as a union of intervals of z",
