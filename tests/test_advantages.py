@@ -69,19 +69,20 @@ def test_grpo_with_scale_keeps_value_and_plain_grpo_erases_it():
         assert (a[4:] / a[:4]).tolist() == pytest.approx([1.5] * 4, rel=1e-5)
 
 
-@pytest.mark.parametrize(
-    "kwargs,match",
-    [
-        ({"rewards": [1.0, float("nan")], "group_size": 2}, r"rewards\[1\] is not finite"),
-        ({"rewards": [1.0, 2.0, 3.0], "group_size": 2}, "not a multiple of group_size=2"),
-        ({"rewards": [], "group_size": 1}, "rewards is empty"),
-        ({"rewards": [1.0], "group_size": 0}, "group_size must be a positive int"),
-        ({"rewards": [1.0], "group_size": 1, "estimator": "ppo"}, "estimator must be one of"),
-        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0]}, "scale has 1 entries"),
-        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0, 0.0]}, r"scale\[1\] must be > 0"),
-        ({"rewards": torch.zeros(2, 2), "group_size": 2}, "rewards must be 1-D"),
-    ],
-)
+# (kwargs, error message) shared with the Triton estimators' test (tests/test_triton_advantages.py)
+BAD_ADVANTAGE_INPUTS = [
+    ({"rewards": [1.0, float("nan")], "group_size": 2}, r"rewards\[1\] is not finite"),
+    ({"rewards": [1.0, 2.0, 3.0], "group_size": 2}, "not a multiple of group_size=2"),
+    ({"rewards": [], "group_size": 1}, "rewards is empty"),
+    ({"rewards": [1.0], "group_size": 0}, "group_size must be a positive int"),
+    ({"rewards": [1.0], "group_size": 1, "estimator": "ppo"}, "estimator must be one of"),
+    ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0]}, "scale has 1 entries"),
+    ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0, 0.0]}, r"scale\[1\] must be > 0"),
+    ({"rewards": torch.zeros(2, 2), "group_size": 2}, "rewards must be 1-D"),
+]
+
+
+@pytest.mark.parametrize("kwargs,match", BAD_ADVANTAGE_INPUTS)
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         compute_advantages(**kwargs)

@@ -11,6 +11,7 @@ pytest.importorskip("triton", reason="triton is not installed")
 
 from rlev_fast.advantages import ESTIMATORS, compute_advantages  # noqa: E402
 from rlev_fast.rewards import rlev_reward, value_scale  # noqa: E402
+from test_advantages import BAD_ADVANTAGE_INPUTS  # noqa: E402  (tests/ is on sys.path under pytest)
 
 adv_mod = importlib.import_module("rlev_fast.kernels.advantages")
 if type(adv_mod._group_adv_kernel).__name__ != "InterpretedFunction":
@@ -72,18 +73,7 @@ def test_large_batch_whitening_multiple_blocks():
         assert torch.allclose(out, ref, rtol=2e-7, atol=1e-7), est
 
 
-@pytest.mark.parametrize(
-    "kwargs,match",
-    [
-        ({"rewards": [1.0, float("nan")], "group_size": 2}, r"rewards\[1\] is not finite"),
-        ({"rewards": [1.0, 2.0, 3.0], "group_size": 2}, "not a multiple of group_size=2"),
-        ({"rewards": [], "group_size": 1}, "rewards is empty"),
-        ({"rewards": [1.0], "group_size": 0}, "group_size must be a positive int"),
-        ({"rewards": [1.0], "group_size": 1, "estimator": "ppo"}, "estimator must be one of"),
-        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0]}, "scale has 1 entries"),
-        ({"rewards": [1.0, 0.0], "group_size": 2, "scale": [1.0, 0.0]}, r"scale\[1\] must be > 0"),
-    ],
-)
+@pytest.mark.parametrize("kwargs,match", BAD_ADVANTAGE_INPUTS)
 def test_bad_input_same_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         triton_compute_advantages(**kwargs)
