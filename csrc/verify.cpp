@@ -1487,16 +1487,24 @@ static bool name_like(Tree& T, int e) {
   return false;
 }
 
-static bool is_const(Tree& T, int e) {
+// Whether e or a node below it has a kind that `pred` accepts.
+template <class Pred>
+static bool any_below(Tree& T, int e, Pred pred) {
   std::vector<int> st{e};
   while (!st.empty()) {
     int x = st.back();
     st.pop_back();
-    int k = T[x].kind;
-    if (k == N_VAR || k == N_APPLY || is_container(k)) return false;
+    if (pred(T[x].kind)) return true;
     for (int y : T[x].kids) st.push_back(y);
   }
-  return true;
+  return false;
+}
+
+static bool is_var_kind(int k) { return k == N_VAR || k == N_APPLY; }
+
+// No variables and no containers below e (an arithmetic constant).
+static bool is_const(Tree& T, int e) {
+  return !any_below(T, e, [](int k) { return is_var_kind(k) || is_container(k); });
 }
 
 struct Parser {
@@ -2294,16 +2302,7 @@ static double eval_d(Tree& T, int e, int j, int64_t mask, Ctx& ctx) {
 }
 
 // ----------------------------------------------------------------------------- comparison
-static bool has_var(Tree& T, int e) {
-  std::vector<int> st{e};
-  while (!st.empty()) {
-    int x = st.back();
-    st.pop_back();
-    if (T[x].kind == N_VAR || T[x].kind == N_APPLY) return true;
-    for (int y : T[x].kids) st.push_back(y);
-  }
-  return false;
-}
+static bool has_var(Tree& T, int e) { return any_below(T, e, is_var_kind); }
 
 static std::vector<int> pm_ids(Tree& T, int e) {
   std::vector<int> ids;
@@ -2371,16 +2370,8 @@ static bool expr_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
   return close_d(x, y);
 }
 
-static bool arith(Tree& T, int e) {
-  std::vector<int> st{e};
-  while (!st.empty()) {
-    int x = st.back();
-    st.pop_back();
-    if (is_container(T[x].kind)) return false;
-    for (int y : T[x].kids) st.push_back(y);
-  }
-  return true;
-}
+// No containers below e (an arithmetic expression).
+static bool arith(Tree& T, int e) { return !any_below(T, e, is_container); }
 
 static bool rel_eq(Tree& T, int a, int b, bool positive, Ctx& ctx) {
   for (int x : {a, b})
@@ -2445,27 +2436,29 @@ static std::vector<Elem> expand(Tree& T, int e, int64_t m, Ctx& ctx) {
 
 static bool node_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx);
 
-static bool unordered_eq(Tree& T, const std::vector<Elem>& xs, const std::vector<Elem>& ys, Ctx& ctx) {
-  if (xs.empty() || ys.empty()) return xs.empty() && ys.empty();
-  for (auto& x : xs) {
+// Every element of xs equals some element of ys (node_eq(x, y) in that argument order).
+static bool covered(Tree& T, const std::vector<Elem>& xs, const std::vector<Elem>& ys, bool outer_is_x, Ctx& ctx) {
+  const auto& outer = outer_is_x ? xs : ys;
+  const auto& inner = outer_is_x ? ys : xs;
+  for (auto& o : outer) {
     bool hit = false;
-    for (auto& y : ys)
+    for (auto& i : inner) {
+      const Elem& x = outer_is_x ? o : i;
+      const Elem& y = outer_is_x ? i : o;
       if (node_eq(T, x.first, x.second, y.first, y.second, ctx)) {
         hit = true;
         break;
       }
-    if (!hit) return false;
-  }
-  for (auto& y : ys) {
-    bool hit = false;
-    for (auto& x : xs)
-      if (node_eq(T, x.first, x.second, y.first, y.second, ctx)) {
-        hit = true;
-        break;
-      }
+    }
     if (!hit) return false;
   }
   return true;
+}
+
+// Set equality: every element of each side equals some element of the other side.
+static bool unordered_eq(Tree& T, const std::vector<Elem>& xs, const std::vector<Elem>& ys, Ctx& ctx) {
+  if (xs.empty() || ys.empty()) return xs.empty() && ys.empty();
+  return covered(T, xs, ys, true, ctx) && covered(T, xs, ys, false, ctx);
 }
 
 static std::vector<Elem> as_elems(Tree& T, int e, Ctx& ctx) {

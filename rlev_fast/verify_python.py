@@ -1658,15 +1658,24 @@ def _name_like(e):
     return False
 
 
-def _is_const(e):
-    """No variables and no containers below e (an arithmetic constant)."""
+def _any_below(e, kinds):
+    """Whether e or a node below it has a kind in `kinds`."""
     stack = [e]
     while stack:
         x = stack.pop()
-        if x.kind == N_VAR or x.kind == N_APPLY or x.kind in _CONTAINERS:
-            return False
+        if x.kind in kinds:
+            return True
         stack.extend(x.kids)
-    return True
+    return False
+
+
+_VAR_KINDS = frozenset((N_VAR, N_APPLY))
+_VAR_OR_CONTAINER_KINDS = _VAR_KINDS | frozenset(_CONTAINERS)
+
+
+def _is_const(e):
+    """No variables and no containers below e (an arithmetic constant)."""
+    return not _any_below(e, _VAR_OR_CONTAINER_KINDS)
 
 
 def parse(ans):
@@ -2006,13 +2015,7 @@ def eval_d(e, j, mask, ctx):
 
 
 def _has_var(e):
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if x.kind == N_VAR or x.kind == N_APPLY:
-            return True
-        stack.extend(x.kids)
-    return False
+    return _any_below(e, _VAR_KINDS)
 
 
 def _count_pm(e):
@@ -2138,13 +2141,8 @@ def rel_eq(a, b, positive, ctx):
 
 
 def _arith(e):
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if x.kind in _CONTAINERS:
-            return False
-        stack.extend(x.kids)
-    return True
+    """No containers below e (an arithmetic expression)."""
+    return not _any_below(e, _CONTAINERS)
 
 
 def _elements(e, out, ctx):
@@ -2179,23 +2177,9 @@ def _unordered_eq(xs, ys, ctx):
     """Set equality: every element of each side equals some element of the other side."""
     if not xs or not ys:
         return not xs and not ys
-    for a, ma in xs:
-        hit = False
-        for b, mb in ys:
-            if node_eq(a, ma, b, mb, ctx):
-                hit = True
-                break
-        if not hit:
-            return False
-    for b, mb in ys:
-        hit = False
-        for a, ma in xs:
-            if node_eq(a, ma, b, mb, ctx):
-                hit = True
-                break
-        if not hit:
-            return False
-    return True
+    # the calls in the C++ twin's order (ctx counts them)
+    return all(any(node_eq(a, ma, b, mb, ctx) for b, mb in ys) for a, ma in xs) and \
+        all(any(node_eq(a, ma, b, mb, ctx) for a, ma in xs) for b, mb in ys)
 
 
 def _as_elems(e, ctx):
