@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU check of the policy-loss backends: GPU tests, then the GPU benchmark (bench_loss.py --quick).
-# Budget: under 8 minutes on one H200 (install ~1 min, tests <= 150 s, benchmark <= 270 s).
+# GPU check: the GPU tests (Triton loss kernels, chunked backend, the trainer on CUDA), then the GPU
+# benchmark (bench_loss.py --quick).
+# Budget: under 9 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s).
 # Assumes NO network on the GPU machine: the package is used from the tree (PYTHONPATH) when an
 # offline editable install fails, and Liger-Kernel / pytest are used only if already installed.
 # Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json.
@@ -36,10 +37,10 @@ done
 
 status=0
 tests=()
-for t in tests/test_triton_gpu.py tests/test_loss_chunked.py; do [ -f "$t" ] && tests+=("$t"); done
+for t in tests/test_triton_gpu.py tests/test_train_gpu.py tests/test_loss_chunked.py; do [ -f "$t" ] && tests+=("$t"); done
 if "$PY" -c "import pytest" 2>/dev/null && [ ${#tests[@]} -gt 0 ]; then
     log "tests: ${tests[*]}"
-    timeout 150 "$PY" -m pytest -q -x "${tests[@]}" > "$OUTDIR/gpu_tests.txt" 2>&1
+    timeout 210 "$PY" -m pytest -q -x -rs "${tests[@]}" > "$OUTDIR/gpu_tests.txt" 2>&1
     rc=$?
     tail -n 5 "$OUTDIR/gpu_tests.txt" >&2
     [ $rc -eq 0 ] || { log "tests failed or timed out (rc=$rc)"; status=1; }

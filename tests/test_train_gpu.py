@@ -1,0 +1,64 @@
+"""The trainer on a CUDA device: the shared-prompt forward, the Triton loss backend through `auto`,
+bf16 autocast and a short end-to-end run. Skipped without CUDA (benchmarks/gpu_check.sh runs it)."""
+import json
+import math
+
+import pytest
+import torch
+
+import rlev_fast.distributed as D
+import rlev_fast.train as T
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _update(model_dir, share, buckets, autocast):
+    from rlev_fast.policy import load_policy
+    from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
+
+    torch.manual_seed(0)
+    model, tok = load_policy(model_dir, "cuda", torch.float32)
+    model.train()
+    ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], "cuda")
+    ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
+    g = torch.Generator().manual_seed(5)
+    resp = [torch.randint(5, len(tok), (int(torch.randint(0, 12, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(8)]
+    batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
+    adv = torch.randn(8, generator=g)
+    cfg = T.TrainConfig(rollout=RolloutConfig(n=4),
+                        algo=T.AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=buckets))
+    trunk = T.PolicyTrunk(model)
+    opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
+    upd = T.rl_update(trunk, batch, adv, opt, T.make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo(), autocast=autocast)
+    return upd, {k: v.float().cpu() for k, v in model.state_dict().items()}
+
+
+def test_shared_prompt_and_buckets_on_cuda_match_the_plain_update(model_dir, monkeypatch):
+    """fp32 on CUDA (the `auto` loss backend is Triton there): prompt sharing and length buckets do
+    not change the update."""
+    monkeypatch.setattr(T, "BUCKET_OVERHEAD_TOKENS", 0)
+    ref, ref_state = _update(model_dir, False, 1, T.contextlib.nullcontext)
+    got, state = _update(model_dir, True, 4, T.contextlib.nullcontext)
+    assert got["losses"] == pytest.approx(ref["losses"], rel=1e-4, abs=1e-6)
+    for k in ref_state:
+        torch.testing.assert_close(state[k], ref_state[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_bf16_autocast_update_is_finite_and_close_to_fp32(model_dir):
+    ref, _ = _update(model_dir, True, 4, T.contextlib.nullcontext)
+    got, state = _update(model_dir, True, 4, lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+    assert all(math.isfinite(x) for x in got["losses"])
+    assert got["losses"] == pytest.approx(ref["losses"], rel=0.05, abs=1e-3)  # bf16 matmuls: ~3 digits
+    assert all(bool(torch.isfinite(v).all()) for v in state.values())
+
+
+def test_short_cuda_run_end_to_end(model_dir, tmp_path):
+    out = tmp_path / "cuda"
+    argv = ["--model", model_dir, "--out", str(out), "--steps", "2", "--prompts-per-step", "4", "--n", "2",
+            "--max-new-tokens", "8", "--eval-limit", "8", "--no-progress", "--device", "cuda", "--rollout", "hf-cached"]
+    assert T.main(argv) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["resolved"]["device"].startswith("cuda")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
