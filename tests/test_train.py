@@ -349,32 +349,44 @@ def test_segments_with_a_shared_prompt_match_the_full_forward(model_dir):
             torch.testing.assert_close(grads[k], grad, rtol=1e-5, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
 
 
-@pytest.mark.parametrize("share_prompt,buckets", [(False, 1), (False, 4), (True, 4)])
-def test_update_is_the_same_with_or_without_prompt_sharing_and_buckets(model_dir, monkeypatch, share_prompt, buckets):
-    """rl_update's parameters after its updates (2 PPO epochs, so old log-probs are recomputed too)
-    do not depend on how the micro-batch is cut into length buckets or whether prompts are shared."""
-    monkeypatch.setattr(T, "BUCKET_OVERHEAD_TOKENS", 0)  # 8 short rows: cut them into real buckets
+def two_prompt_update(model_dir, share, buckets, device="cpu", autocast=None):
+    """One rl_update (2 PPO epochs, so old log-probs are recomputed too) of a fixed 2-prompt x 4
+    batch of random responses of 0 to 11 tokens; returns (stats, state dict on the CPU in fp32).
+    Also used by tests/test_train_gpu.py."""
+    import contextlib
+
     from rlev_fast.policy import load_policy
     from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
 
+    torch.manual_seed(0)
+    model, tok = load_policy(model_dir, device, torch.float32)
+    model.train()
+    ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], device)
+    ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
+    g = torch.Generator().manual_seed(5)
+    resp = [torch.randint(5, len(tok), (int(torch.randint(0, 12, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(8)]
+    batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
+    adv = torch.randn(8, generator=g)
+    cfg = T.TrainConfig(rollout=RolloutConfig(n=4),
+                        algo=T.AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=buckets))
+    trunk = T.PolicyTrunk(model)
+    opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
+    upd = T.rl_update(trunk, batch, adv, opt, T.make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo(),
+                      autocast=autocast or contextlib.nullcontext)
+    return upd, {k: v.float().cpu() for k, v in model.state_dict().items()}, batch
+
+
+@pytest.mark.parametrize("share_prompt,buckets", [(False, 1), (False, 4), (True, 4)])
+def test_update_is_the_same_with_or_without_prompt_sharing_and_buckets(model_dir, monkeypatch, share_prompt, buckets):
+    """rl_update's parameters after its updates do not depend on how the micro-batch is cut into
+    length buckets or whether prompts are shared."""
+    monkeypatch.setattr(T, "BUCKET_OVERHEAD_TOKENS", 0)  # 8 short rows: cut them into real buckets
+
     def update(share, nb):
-        torch.manual_seed(0)
-        model, tok = load_policy(model_dir)
-        model.train()
-        ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], "cpu")
-        ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
-        g = torch.Generator().manual_seed(5)
-        resp = [torch.randint(5, len(tok), (int(torch.randint(0, 12, (1,), generator=g)),), generator=g).tolist()
-                for _ in range(8)]
-        batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
-        adv = torch.randn(8, generator=g)
+        upd, state, batch = two_prompt_update(model_dir, share, nb)
         assert len(T.length_buckets(list(range(8)), batch.response_lengths.tolist(), nb)) == min(nb, 4)
-        cfg = T.TrainConfig(rollout=RolloutConfig(n=4),
-                            algo=T.AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=nb))
-        trunk = T.PolicyTrunk(model)
-        opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
-        upd = T.rl_update(trunk, batch, adv, opt, T.make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo())
-        return upd, model.state_dict()
+        return upd, state
 
     ref, ref_state = update(False, 1)
     got, state = update(share_prompt, buckets)

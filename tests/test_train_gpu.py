@@ -6,32 +6,15 @@ import math
 import pytest
 import torch
 
-import rlev_fast.distributed as D
 import rlev_fast.train as T
+from test_train import two_prompt_update  # tests/ is on sys.path under pytest
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 def _update(model_dir, share, buckets, autocast):
-    from rlev_fast.policy import load_policy
-    from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
-
-    torch.manual_seed(0)
-    model, tok = load_policy(model_dir, "cuda", torch.float32)
-    model.train()
-    ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], "cuda")
-    ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
-    g = torch.Generator().manual_seed(5)
-    resp = [torch.randint(5, len(tok), (int(torch.randint(0, 12, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(8)]
-    batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
-    adv = torch.randn(8, generator=g)
-    cfg = T.TrainConfig(rollout=RolloutConfig(n=4),
-                        algo=T.AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=buckets))
-    trunk = T.PolicyTrunk(model)
-    opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
-    upd = T.rl_update(trunk, batch, adv, opt, T.make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo(), autocast=autocast)
-    return upd, {k: v.float().cpu() for k, v in model.state_dict().items()}
+    upd, state, _ = two_prompt_update(model_dir, share, buckets, "cuda", autocast)
+    return upd, state
 
 
 def test_shared_prompt_and_buckets_on_cuda_match_the_plain_update(model_dir, monkeypatch):
