@@ -52,6 +52,18 @@ static std::vector<bool> run_batch(const std::vector<std::string>& resps, const 
   return std::vector<bool>(res.begin(), res.end());
 }
 
+// extract / gold_answer without the GIL: the answer as bytes, or None when there is none.
+static py::object answer_or_none(bool (*fn)(const std::string&, std::string*), py::bytes text) {
+  std::string in = text, out;
+  bool ok;
+  {
+    py::gil_scoped_release rel;
+    ok = fn(in, &out);
+  }
+  if (!ok) return py::none();
+  return py::bytes(out);
+}
+
 PYBIND11_MODULE(_verify, m) {
   m.doc() = "C++ answer verifier of rlev_fast (see rlev_fast/verify.py for the public API)";
   m.def(
@@ -63,31 +75,9 @@ PYBIND11_MODULE(_verify, m) {
       },
       py::arg("response"), py::arg("gold"));
   m.def(
-      "extract",
-      [](py::bytes resp) -> py::object {
-        std::string r = resp, out;
-        bool ok;
-        {
-          py::gil_scoped_release rel;
-          ok = rlv::extract(r, &out);
-        }
-        if (!ok) return py::none();
-        return py::bytes(out);
-      },
-      py::arg("response"));
+      "extract", [](py::bytes resp) { return answer_or_none(rlv::extract, resp); }, py::arg("response"));
   m.def(
-      "gold_answer",
-      [](py::bytes gold) -> py::object {
-        std::string g = gold, out;
-        bool ok;
-        {
-          py::gil_scoped_release rel;
-          ok = rlv::gold_answer(g, &out);
-        }
-        if (!ok) return py::none();
-        return py::bytes(out);
-      },
-      py::arg("gold"));
+      "gold_answer", [](py::bytes gold) { return answer_or_none(rlv::gold_answer, gold); }, py::arg("gold"));
   m.def(
       "verify_batch",
       [](py::list resps, py::list golds, int num_threads) {

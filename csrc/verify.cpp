@@ -2696,15 +2696,19 @@ static B squeeze(const B& s) {
 }
 
 // ----------------------------------------------------------------------------- verify
+// The answer (without spaces) of prepared text t and its extraction; false when nothing
+// non-empty is found.
+static bool answer_of(const B& t, bool is_gold, Extracted* X, B* answer) {
+  if (!extract_from(t, is_gold, X)) return false;
+  *answer = strip_ws(X->ans);
+  return !answer->empty();
+}
+
 bool gold_answer(const std::string& gold, std::string* out) {
   try {
     B t = normalize_text(gold.size() > (size_t)MAX_SCAN ? gold.substr(0, (size_t)MAX_SCAN) : gold);
     Extracted X;
-    if (!extract_from(t, true, &X)) return false;
-    B a = strip_ws(X.ans);
-    if (a.empty()) return false;
-    *out = a;
-    return true;
+    return answer_of(t, true, &X, out);
   } catch (...) {
     return false;
   }
@@ -2713,13 +2717,8 @@ bool gold_answer(const std::string& gold, std::string* out) {
 bool extract(const std::string& resp, std::string* out) {
   try {
     B t;
-    if (!prepare_response(resp, &t)) return false;
     Extracted X;
-    if (!extract_from(t, false, &X)) return false;
-    B a = strip_ws(X.ans);
-    if (a.empty()) return false;
-    *out = a;
-    return true;
+    return prepare_response(resp, &t) && answer_of(t, false, &X, out);
   } catch (...) {
     return false;
   }
@@ -2728,12 +2727,9 @@ bool extract(const std::string& resp, std::string* out) {
 static bool verify_impl(const std::string& resp, const std::string& gold) {
   B g;
   if (!gold_answer(gold, &g)) return false;
-  B t;
-  if (!prepare_response(resp, &t)) return false;
+  B t, p;
   Extracted X;
-  if (!extract_from(t, false, &X)) return false;
-  B p = strip_ws(X.ans);
-  if (p.empty()) return false;
+  if (!prepare_response(resp, &t) || !answer_of(t, false, &X, &p)) return false;
   uint32_t gm;
   bool gh;
   if (mc_letters(g, true, &gm, &gh)) {

@@ -699,16 +699,21 @@ def extract_from(t, is_gold):
     return None
 
 
-def extract(data):
-    """Public extraction on response bytes: answer bytes or None."""
-    t = prepare_response(data)
-    if t is None:
-        return None
-    r = extract_from(t, False)
+def _answer_of(t, is_gold):
+    """(answer without spaces, the extraction) of prepared text t, or None when nothing non-empty
+    is found."""
+    r = extract_from(t, is_gold)
     if r is None:
         return None
     a = _strip_ws(r[0])
-    return a if a else None
+    return (a, r) if a else None
+
+
+def extract(data):
+    """Public extraction on response bytes: answer bytes or None."""
+    t = prepare_response(data)
+    x = None if t is None else _answer_of(t, False)
+    return None if x is None else x[0]
 
 
 # ----------------------------------------------------------------------------- multiple choice
@@ -2403,12 +2408,8 @@ def squeeze(s):
 
 
 def gold_answer(gold):
-    t = normalize_text(gold[:MAX_SCAN])
-    r = extract_from(t, True)
-    if r is None:
-        return None
-    a = _strip_ws(r[0])
-    return a if a else None
+    x = _answer_of(normalize_text(gold[:MAX_SCAN]), True)
+    return None if x is None else x[0]
 
 
 def verify(resp, gold):
@@ -2417,14 +2418,10 @@ def verify(resp, gold):
     if g is None:
         return False
     t = prepare_response(resp)
-    if t is None:
+    x = None if t is None else _answer_of(t, False)
+    if x is None:
         return False
-    r = extract_from(t, False)
-    if r is None:
-        return False
-    p = _strip_ws(r[0])
-    if not p:
-        return False
+    p, r = x
     boxes = r[1]
     first_in_group = r[2]
     # multiple choice: the gold is letters
