@@ -292,8 +292,7 @@ class HFRollout:
         dev = mask.device
         T = P + max_new
         Ks, Vs = [], []
-        for layer in cache.layers:  # (b * n, heads, P, d) after batch_repeat_interleave
-            k, v = layer.keys, layer.values
+        for k, v in cache_tensors(cache):  # (b * n, heads, P, d) after batch_repeat_interleave
             K = k.new_empty(k.shape[0], k.shape[1], T, k.shape[3])
             V = v.new_empty(v.shape[0], v.shape[1], T, v.shape[3])
             K[:, :, :P] = k
@@ -407,6 +406,13 @@ def cache_kwarg(model, cache) -> dict:
 
     params = inspect.signature(model.forward).parameters
     return {"cache": cache} if "cache" in params else {"past_key_values": cache}
+
+
+def cache_tensors(cache) -> List[tuple]:
+    """[(keys, values)] per layer of a DynamicCache (transformers 5 `layers`, 4.x key/value lists)."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
 
 
 def _left_pad(t: torch.Tensor, width: int, value: int) -> torch.Tensor:

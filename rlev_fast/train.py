@@ -412,14 +412,14 @@ class PolicyTrunk(nn.Module):
         else:
             from transformers import DynamicCache
 
-            from .rollout import cache_kwarg
+            from .rollout import cache_kwarg, cache_tensors
 
             rep, inv = (t.to(input_ids.device) for t in share)  # index_select wants its index on the data's device
             decoder = _decoder_of(self.model)
             prompt_cache = DynamicCache(config=self.model.config)
             hp = final_hidden_states(self.model, input_ids[rep, :P], attention_mask[rep, :P],
                                      **cache_kwarg(decoder, prompt_cache))  # (U, P, H)
-            kv = _cache_tensors(prompt_cache)  # per layer: keys, values (U, heads, P, d)
+            kv = cache_tensors(prompt_cache)  # per layer: keys, values (U, heads, P, d)
             for a, b, w in segs:
                 sel = inv[a:b]
                 first = hp[:, -1:].index_select(0, sel)  # (rows, 1, H): predicts response token 0
@@ -434,13 +434,6 @@ class PolicyTrunk(nn.Module):
                                          **cache_kwarg(decoder, cache))  # (rows, w - 1, H)
                 hs.append(torch.cat([first, hr], dim=1))
         return (hs if segments is not None else hs[0]), lm_head_weight(self.model)
-
-
-def _cache_tensors(cache) -> List[tuple]:
-    """[(keys, values)] per layer of a DynamicCache (transformers 5 `layers`, 4.x key/value lists)."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    return list(zip(cache.key_cache, cache.value_cache))
 
 
 def _decoder_of(model):
