@@ -12,7 +12,7 @@ import pytest
 
 V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
 
-CASES_PATH = Path(__file__).resolve().parents[2] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
+CASES_PATH = Path(__file__).resolve().parents[3] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
 
 # index -> why we differ from the expectation (see docs/verifier.md)
 KNOWN_DISAGREEMENTS = {

@@ -14,7 +14,7 @@ from test_verify_exam import CASES
 
 pytestmark = pytest.mark.skipif(not V.cpp_available(), reason="C++ extension rlev_fast._verify is not built")
 
-PEER = Path(__file__).resolve().parents[2] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
+PEER = Path(__file__).resolve().parents[3] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
 
 
 def _enc(s):
