@@ -440,15 +440,6 @@ def _strip_answer(s):
     return _strip_ws(s)
 
 
-def _region_at(regions, p):
-    for r in regions:
-        if r[0] == p:
-            return r
-        if r[0] > p:
-            break
-    return None
-
-
 def _regions_index(regions, p):
     for idx, r in enumerate(regions):
         if r[0] == p:
@@ -2023,18 +2014,6 @@ def _has_var(e):
     return _any_below(e, _VAR_KINDS)
 
 
-def _count_pm(e):
-    """Number of \\pm signs below e (their ids are 0..npm-1 of the whole answer)."""
-    mx = -1
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if x.kind == N_PM:
-            mx = max(mx, x.op)
-        stack.extend(x.kids)
-    return mx
-
-
 def _pm_ids(e):
     ids = []
     stack = [e]
@@ -2195,16 +2174,6 @@ def _as_elems(e, ctx):
         holder = _Node(N_SEQ, [e])
         _elements(holder, out, ctx)
     return out
-
-
-def _unwrap(e):
-    while True:
-        if e.kind == N_SEQ and len(e.kids) == 1:
-            e = e.kids[0]
-        elif e.kind == N_EQ and e.op == 1:
-            e = e.kids[1]
-        else:
-            return e
 
 
 def _rel_to_interval(e):

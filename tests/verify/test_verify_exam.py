@@ -1,8 +1,9 @@
 """Own suite for the answer verifier: exam-style multiple choice, multi-select, hedging,
 reward-hacking attempts, malformed input and the forms answer keys are written in.
 
-Every case runs on both backends (the C++ one is skipped with a reason when it is not built);
-tests/test_verify_parity.py reuses CASES to check that the two agree.
+Every case runs on both backends (the C++ one is skipped with a reason when it is not built), and
+test_parity_own_cases checks that the C++ extension and the Python twin agree on every case
+(verify, extract and gold_answer; the checker is the cpp_py_mismatch fixture in conftest.py).
 """
 import importlib
 import pytest
@@ -172,6 +173,12 @@ def test_case(backend, response, gold, expected):
     assert V.verify(response, gold) is expected
 
 
+@pytest.mark.skipif(not V.cpp_available(), reason="C++ extension rlev_fast._verify is not built")
+def test_parity_own_cases(cpp_py_mismatch):
+    pairs = [(r, g) for r, g, _ in CASES] + [(g, r) for r, g, _ in CASES]
+    assert cpp_py_mismatch(pairs) == []
+
+
 def test_batch_matches_single(backend):
     rs = [c[0] for c in CASES]
     gs = [c[1] for c in CASES]
@@ -220,6 +227,7 @@ def test_backend_selection():
 
 def test_fallback_warns_once_without_extension():
     """With rlev_fast._verify missing, the Python twin answers and warns once (in a subprocess)."""
+    import os
     import subprocess
     import sys
     code = (
@@ -233,6 +241,8 @@ def test_fallback_warns_once_without_extension():
         "    n = sum('not built' in str(x.message) for x in w)\n"
         "print(V.backend_name(), a, b, n)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    # the fallback warning is for the "auto" backend: drop a forced backend inherited from this process
+    env = {k: v for k, v in os.environ.items() if k != "RLEV_FAST_VERIFY_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-4:] == ["python", "True", "[False]", "1"]

@@ -5,14 +5,10 @@ The bar is 95% (goal 98%); the cases where we disagree are listed in docs/verifi
 reason, and pinned here so that a change in them is noticed.
 """
 import importlib
-import json
-from pathlib import Path
 
 import pytest
 
 V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
-
-CASES_PATH = Path(__file__).resolve().parents[3] / "shared" / "peer-cases" / "math_verify_cases.jsonl"
 
 # index -> why we differ from the expectation (see docs/verifier.md)
 KNOWN_DISAGREEMENTS = {
@@ -27,12 +23,6 @@ KNOWN_DISAGREEMENTS = {
 }
 
 
-def _rows():
-    if not CASES_PATH.exists():
-        pytest.skip(f"peer cases not found at {CASES_PATH} (clone with ../shared beside the repo)")
-    return [json.loads(line) for line in CASES_PATH.read_text().splitlines() if line.strip()]
-
-
 def _backends():
     return [pytest.param("python", id="python"),
             pytest.param("cpp", id="cpp", marks=pytest.mark.skipif(
@@ -40,8 +30,8 @@ def _backends():
 
 
 @pytest.mark.parametrize("backend", _backends())
-def test_peer_agreement(backend):
-    rows = _rows()
+def test_peer_agreement(backend, peer_cases):
+    rows = peer_cases
     V.set_backend(backend)
     try:
         got = [V.verify(r["pred"], r["gold"]) for r in rows]
