@@ -8,10 +8,13 @@ gradients for h and W, without ever holding the [N, V] logits:
                      online max / logsumexp (running max starts at -inf), target logit, EOS logit,
                      and sum_j p_j (z_j - max) for the entropy  ->  lse, logp, entropy, z_eos  [N]
     epilogue         on [N] vectors: ratio, decoupled + dual clip, KL estimator, aggregation weights,
-                     and g_t = d loss / d logp_t.  It runs `token_objective` of loss.py under
-                     autograd, so its semantics are those of the reference by construction (tie
-                     splitting of max, clamp gradients, GSPO's detached sequence ratio); the work is
-                     O(N), negligible next to the O(N H V) kernels.
+                     and g_t = d loss / d logp_t.  A Triton kernel that mirrors `token_objective` of
+                     loss.py and the gradients autograd gives it (tie splitting of max, clamp
+                     gradients, GSPO's detached sequence ratio; tests compare the two); fp64 inputs
+                     run `token_objective` under autograd instead. The work is O(N), negligible next
+                     to the O(N H V) kernels. It takes the weights w_t from loss.py (so any registered
+                     aggregation works) but has its own copy of k1, k2, k3: another KL estimator is
+                     refused with a ValueError.
     backward kernels recompute the logits tile and form dz = g (onehot - p) + w c_ent p (log p + H)
                      in registers:  dh = dz W / T (grid over token tiles) and  dW = dz^T h / T (grid
                      over V tiles, each looping over ALL token tiles in a fixed order): deterministic,
@@ -39,7 +42,8 @@ import torch
 import triton
 import triton.language as tl
 
-from rlev_fast.loss import FlatInputs, PolicyLossConfig, PolicyLossOutput, masked_mean, token_objective
+from rlev_fast.loss import (KL_ESTIMATORS, FlatInputs, PolicyLossConfig, PolicyLossOutput, kl_k1, kl_k2, kl_k3,
+                            masked_mean, token_objective)
 from rlev_fast.loss_reference import reference_policy_loss  # noqa: F401  (the ground truth tests import from here)
 
 __all__ = ["reference_policy_loss", "triton_policy_loss", "TritonPolicyLossFunction", "fused_policy_forward"]
@@ -447,6 +451,25 @@ def _sequence_log_ratio(logp, inputs: FlatInputs) -> torch.Tensor:
     return sums / lens.clamp(min=1.0)
 
 
+# The KL estimators of the epilogue kernel (KL_EST constexpr codes), keyed by the function of loss.py
+# each one mirrors: a name a user registered, or a built-in name re-registered with another function,
+# has no kernel branch and is refused rather than run as another estimator. (The aggregation needs
+# no such table: the kernels consume the weights w_t that loss.py computed, whatever the entry.)
+_KL_KERNEL_CODES = {kl_k1: 1, kl_k2: 2, kl_k3: 3}
+_KL_KERNEL_NAMES = ("k1", "k2", "k3")
+
+
+def _kl_code(name: str) -> int:
+    """The KL_EST code of estimator `name`; ValueError when the kernel does not implement it."""
+    code = _KL_KERNEL_CODES.get(KL_ESTIMATORS.get(name, "PolicyLossConfig.kl_estimator"))
+    if code is None:
+        why = " (re-registered with another function)" if name in _KL_KERNEL_NAMES else ""
+        raise ValueError(
+            f"the triton backend implements KL estimators {', '.join(_KL_KERNEL_NAMES)}; {name!r}{why} is only "
+            f"available in the reference and chunked backends")
+    return code
+
+
 def triton_token_objective(logp: torch.Tensor, inputs: FlatInputs, config: PolicyLossConfig):
     """(pg + kl_coef kl [N], g = w d(pg + kl_coef kl)/d logp [N], clipped [N] bool, kl [N] or None), fp32.
     The Triton twin of `token_objective` + its autograd gradient (tests compare the two)."""
@@ -470,7 +493,7 @@ def triton_token_objective(logp: torch.Tensor, inputs: FlatInputs, config: Polic
         N, float(config.clip_low), float(config.clip_high),
         float(config.dual_clip) if config.dual_clip is not None else 0.0, float(config.kl_coef),
         HAS_OLD=old is not None, HAS_REF=ref is not None, ADV_PER_SEQ=inputs.adv_per_seq, SEQ_RATIO=seq,
-        HAS_DUAL=config.dual_clip is not None, KL_EST={"k1": 1, "k2": 2, "k3": 3}[config.kl_estimator],
+        HAS_DUAL=config.dual_clip is not None, KL_EST=_kl_code(config.kl_estimator),
         BLOCK=BLOCK,
     )
     return pt, g, clip.bool(), kl
@@ -572,6 +595,7 @@ class TritonPolicyLossFunction(torch.autograd.Function):
 # ----------------------------------------------------------------------------------------------
 def triton_policy_loss(inputs: FlatInputs, config: PolicyLossConfig) -> PolicyLossOutput:
     """The `triton` backend of `rlev_fast.policy_loss` (see loss.py for the function it computes)."""
+    _kl_code(config.kl_estimator)  # an estimator without a kernel branch fails here, before any launch
     if inputs.hidden.dtype not in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
         raise ValueError(f"triton backend: unsupported dtype {inputs.hidden.dtype}")
     if inputs.hidden.device.type != "cuda" and not _interpret():

@@ -12,6 +12,7 @@ Every backend computes the same function, defined here once:
     pg_t       = max(-A ratio, -A clamp(ratio, 1 - clip_low, 1 + clip_high))
                -> min(pg_t, -A dual_clip) where A < 0, when dual_clip is set
     kl_t       = k1: logp - ref | k2: (logp - ref)^2 / 2 | k3: exp(ref - logp) - (ref - logp) - 1
+                 (ref - logp clamped to [-20, 20] in k3)
     H_t        = entropy of softmax(z_t)
     loss       = sum_t w_t (pg_t + kl_coef kl_t - entropy_coef H_t)
 
@@ -23,6 +24,14 @@ with aggregation weights w_t (zero off the response mask m):
 S is the number of sequences: B for [B, T, H] input, len(advantages) for per-sequence advantages,
 else max(seq_ids) + 1.
 
+The KL estimators, the aggregations and the backends are the built-in entries of three registries
+(rlev_fast.registry): KL_ESTIMATORS (name -> kl(logp, ref)), LOSS_AGGS (name -> w_t) and
+LOSS_BACKENDS (name -> backend function). A name registered there is accepted by PolicyLossConfig
+and `policy_loss`; an unknown name is a ValueError that lists the known ones. The PyTorch backends
+run any registered KL estimator (they differentiate it by autograd); every backend runs any
+registered aggregation (they all consume the weights w_t); the triton backend implements k1, k2 and
+k3 only and refuses the others.
+
 Backends: "reference" (materializes fp32 logits; the ground truth), "chunked" (PyTorch, chunked over
 tokens) and "triton" (fused kernels) as they are installed; "auto" picks triton on CUDA, chunked
 elsewhere, reference when neither is available. The env var RLEV_FAST_LOSS_BACKEND overrides "auto".
@@ -33,15 +42,18 @@ import importlib
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 
 from .config_checks import check_int, check_number
+from .registry import Registry
 
-LOSS_AGGS = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
-KL_ESTIMATORS = ("k1", "k2", "k3")
-RATIO_LEVELS = ("token", "sequence")
+# The entries are registered below, next to the code they belong to (aggregation weights, the KL
+# estimators, the backends). Both registries read as the tuple of their names: argparse choices.
+LOSS_AGGS = Registry("loss aggregation")  # name -> fn(m, sid, num_seqs, num_tokens, config, lead) -> w [N]
+KL_ESTIMATORS = Registry("KL estimator")  # name -> fn(logp [N], ref [N]) -> kl [N], differentiable in logp
+RATIO_LEVELS = ("token", "sequence")  # not a registry: each level is a different code path in every backend
 LOG_RATIO_CLAMP = 20.0  # exp(20) ~ 5e8: keeps a stale old_logprob from overflowing the ratio (verl does the same)
 
 
@@ -89,10 +101,8 @@ class PolicyLossConfig:
         check_number(self, "kl_coef", 0.0)
         check_number(self, "entropy_coef")
         check_number(self, "temperature", 0.0, strict_lo=True)
-        if self.kl_estimator not in KL_ESTIMATORS:
-            raise ValueError(f"PolicyLossConfig.kl_estimator must be one of {KL_ESTIMATORS}, got {self.kl_estimator!r}")
-        if self.loss_agg not in LOSS_AGGS:
-            raise ValueError(f"PolicyLossConfig.loss_agg must be one of {LOSS_AGGS}, got {self.loss_agg!r}")
+        KL_ESTIMATORS.check(self.kl_estimator, "PolicyLossConfig.kl_estimator")
+        LOSS_AGGS.check(self.loss_agg, "PolicyLossConfig.loss_agg")
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(f"PolicyLossConfig.ratio_level must be one of {RATIO_LEVELS}, got {self.ratio_level!r}")
         if self.norm_constant is not None:
@@ -299,23 +309,47 @@ def prepare_inputs(
 
 
 def aggregation_weights(m, sid, num_seqs, num_tokens, config, lead) -> torch.Tensor:
-    """w_t such that loss = sum_t w_t l_t for the configured aggregation."""
-    if config.loss_agg == "token-mean":
-        if num_tokens is not None:
-            denom = float(num_tokens)
-            if not (math.isfinite(denom) and denom > 0):
-                raise ValueError(f"num_tokens must be > 0, got {num_tokens!r}")
-        else:
-            denom = max(float(m.sum()), 1.0)
-        return m / denom
+    """w_t such that loss = sum_t w_t l_t for the configured aggregation (an entry of LOSS_AGGS).
+
+    m [N] response mask (float), sid [N] sequence ids or None, num_seqs S, num_tokens the caller's
+    global token count or None, lead the leading shape of hidden ([N] or [B, T]).
+    """
+    return LOSS_AGGS.get(config.loss_agg)(m, sid, num_seqs, num_tokens, config, lead)
+
+
+def _seq_count(sid, num_seqs, config) -> int:
+    """S for the per-sequence aggregations, which need to know which sequence each token is in."""
     if sid is None:
         raise ValueError(f"loss_agg={config.loss_agg!r} needs seq_ids or [B, T, H] hidden")
-    S = max(num_seqs, 1)
-    if config.loss_agg == "seq-mean-token-sum":
-        return m / S
-    if config.loss_agg == "seq-mean-token-mean":
-        lengths = torch.zeros(S, dtype=m.dtype, device=m.device).index_add_(0, sid, m)
-        return m / (S * lengths.clamp(min=1.0)[sid])
+    return max(num_seqs, 1)
+
+
+@LOSS_AGGS.register("token-mean")
+def _agg_token_mean(m, sid, num_seqs, num_tokens, config, lead):
+    if num_tokens is not None:
+        denom = float(num_tokens)
+        if not (math.isfinite(denom) and denom > 0):
+            raise ValueError(f"num_tokens must be > 0, got {num_tokens!r}")
+    else:
+        denom = max(float(m.sum()), 1.0)
+    return m / denom
+
+
+@LOSS_AGGS.register("seq-mean-token-sum")
+def _agg_seq_mean_token_sum(m, sid, num_seqs, num_tokens, config, lead):
+    return m / _seq_count(sid, num_seqs, config)
+
+
+@LOSS_AGGS.register("seq-mean-token-mean")
+def _agg_seq_mean_token_mean(m, sid, num_seqs, num_tokens, config, lead):
+    S = _seq_count(sid, num_seqs, config)
+    lengths = torch.zeros(S, dtype=m.dtype, device=m.device).index_add_(0, sid, m)
+    return m / (S * lengths.clamp(min=1.0)[sid])
+
+
+@LOSS_AGGS.register("seq-mean-token-sum-norm")
+def _agg_seq_mean_token_sum_norm(m, sid, num_seqs, num_tokens, config, lead):
+    S = _seq_count(sid, num_seqs, config)
     norm = config.norm_constant
     if norm is None:
         if len(lead) != 2:
@@ -370,11 +404,25 @@ def token_objective(logp: torch.Tensor, inputs: FlatInputs, config: PolicyLossCo
 
 
 def kl_penalty(logp: torch.Tensor, ref: torch.Tensor, estimator: str) -> torch.Tensor:
-    """Schulman's estimators of KL(pi || ref) from per-token log-probs."""
-    if estimator == "k1":
-        return logp - ref
-    if estimator == "k2":
-        return 0.5 * (logp - ref) ** 2
+    """Per-token estimate of KL(pi || ref) by the KL_ESTIMATORS entry `estimator`."""
+    return KL_ESTIMATORS.get(estimator)(logp, ref)
+
+
+# Schulman's estimators. The Triton epilogue kernel has its own copy of these three (and of their
+# gradients); kernels/fused_policy_loss.py recognizes them by identity, so re-registering a name
+# with another function is refused there instead of silently running the kernel's formula.
+@KL_ESTIMATORS.register("k1")
+def kl_k1(logp: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return logp - ref
+
+
+@KL_ESTIMATORS.register("k2")
+def kl_k2(logp: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (logp - ref) ** 2
+
+
+@KL_ESTIMATORS.register("k3")
+def kl_k3(logp: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     d = torch.clamp(ref - logp, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     return torch.exp(d) - d - 1.0
 
@@ -388,51 +436,45 @@ def masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 BackendFn = Callable[[FlatInputs, PolicyLossConfig], PolicyLossOutput]
 
-# name -> "module:function", imported on first use so that importing rlev_fast never imports triton.
-_BACKEND_PATHS: Dict[str, str] = {
-    "reference": "rlev_fast.loss_reference:reference_policy_loss",
-    "chunked": "rlev_fast.loss_chunked:chunked_policy_loss",
-    "triton": "rlev_fast.kernels.fused_policy_loss:triton_policy_loss",
-}
-_BACKENDS: Dict[str, BackendFn] = {}
+# name -> backend function, or a lazy "module:function" path imported on first use (and then
+# cached with .set): importing rlev_fast never imports triton.
+LOSS_BACKENDS = Registry("loss backend")
+LOSS_BACKENDS.register("reference", "rlev_fast.loss_reference:reference_policy_loss")
+LOSS_BACKENDS.register("chunked", "rlev_fast.loss_chunked:chunked_policy_loss")
+LOSS_BACKENDS.register("triton", "rlev_fast.kernels.fused_policy_loss:triton_policy_loss")
 
 
-def register_backend(name: str, path_or_fn: Union[str, BackendFn]) -> None:
-    if callable(path_or_fn):
-        _BACKENDS[name] = path_or_fn
-    else:
-        _BACKEND_PATHS[name] = path_or_fn
+def register_backend(name: str, fn_or_path: Union[str, BackendFn], override: bool = False) -> None:
+    """Registers a loss backend: fn(inputs: FlatInputs, config) -> PolicyLossOutput, or the lazy
+    "module:function" path of one. A taken name is an error unless override=True."""
+    if not callable(fn_or_path) and not (isinstance(fn_or_path, str) and fn_or_path.count(":") == 1):
+        raise ValueError(f"loss backend {name!r} must be a function or a 'module:function' path, got {fn_or_path!r}")
+    LOSS_BACKENDS.register(name, fn_or_path, override=override)
 
 
 def _load_backend(name: str) -> Optional[BackendFn]:
-    if name in _BACKENDS:
-        return _BACKENDS[name]
-    path = _BACKEND_PATHS.get(name)
-    if path is None:
-        return None
-    module, fn = path.split(":")
-    try:
-        _BACKENDS[name] = getattr(importlib.import_module(module), fn)
-    except ImportError:
-        return None
-    return _BACKENDS[name]
-
-
-def available_backends() -> Tuple[str, ...]:
-    return tuple(n for n in _BACKEND_PATHS if _load_backend(n) is not None)
+    """The function of a registered backend; None when its module does not import (e.g. no triton)."""
+    entry = LOSS_BACKENDS.get(name)
+    if isinstance(entry, str):
+        module, fn = entry.split(":")
+        try:
+            entry = getattr(importlib.import_module(module), fn)
+        except ImportError:
+            return None  # not cached: the path stays, and the next call tries the import again
+        LOSS_BACKENDS.set(name, entry)
+    return entry
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
     """The concrete backend name for `backend` on `device` ("auto" resolved)."""
-    if backend == "auto":
-        backend = os.environ.get("RLEV_FAST_LOSS_BACKEND", "auto")
     if backend != "auto":
-        if backend not in _BACKEND_PATHS and backend not in _BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; known: {sorted(set(_BACKEND_PATHS) | set(_BACKENDS))}")
-        return backend
+        return LOSS_BACKENDS.check(backend)
+    env = os.environ.get("RLEV_FAST_LOSS_BACKEND", "auto")
+    if env != "auto":
+        return LOSS_BACKENDS.check(env, "RLEV_FAST_LOSS_BACKEND")
     order = ("triton", "chunked", "reference") if device.type == "cuda" else ("chunked", "reference")
     for name in order:
-        if _load_backend(name) is not None:
+        if name in LOSS_BACKENDS and _load_backend(name) is not None:
             return name
     return "reference"
 

@@ -1,18 +1,15 @@
 """GPU-only checks of the Triton policy loss: large shapes, bitwise determinism, N * V > 2**31,
-N >= 65536 (tokens on grid axis 0). Skipped without CUDA. No device query or triton import at
-module import time.
+N >= 65536 (tokens on grid axis 0). No device query or triton import at module import time.
 
-The CPU tests of the same kernels set TRITON_INTERPRET=1 for the whole pytest process; the fixture
-below re-decorates the kernels compiled (TRITON_INTERPRET=0) for these tests and puts the
-interpreted ones back afterwards.
+The `gpu` marker (tests/conftest.py) skips them without CUDA, and in a pytest process that runs
+Triton in the interpreter (TRITON_INTERPRET=1, the default there): run them with TRITON_INTERPRET=0.
 """
 import importlib
-import os
 
 import pytest
 import torch
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (Triton kernels compiled)")
+pytestmark = [pytest.mark.gpu]
 
 EOS = 151643 % 1000  # any id inside every vocabulary below
 
@@ -20,19 +17,7 @@ EOS = 151643 % 1000  # any id inside every vocabulary below
 @pytest.fixture(scope="module")
 def fpl():
     pytest.importorskip("triton", reason="triton is not installed")
-    from rlev_fast import loss as loss_mod
-
-    saved = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "0"
-    mod = importlib.reload(importlib.import_module("rlev_fast.kernels.fused_policy_loss"))
-    loss_mod.register_backend("triton", mod.triton_policy_loss)
-    yield mod
-    if saved is None:
-        os.environ.pop("TRITON_INTERPRET", None)
-    else:
-        os.environ["TRITON_INTERPRET"] = saved
-    mod = importlib.reload(mod)
-    loss_mod.register_backend("triton", mod.triton_policy_loss)
+    return importlib.import_module("rlev_fast.kernels.fused_policy_loss")
 
 
 def _inputs(N, H, V, dtype, seed=0, scale=None):
@@ -136,25 +121,3 @@ def test_many_tokens_grid_axis0(fpl):
     assert torch.allclose(fast.logprobs, base.logprobs, atol=1e-5)
     assert torch.allclose(fh, bh, rtol=1e-4, atol=1e-5 * bh.abs().max().item())
     assert torch.allclose(fw, bw, rtol=1e-4, atol=1e-5 * bw.abs().max().item())
-
-
-def test_advantages_kernel_on_gpu():
-    pytest.importorskip("triton", reason="triton is not installed")
-    from rlev_fast.advantages import ESTIMATORS, compute_advantages
-
-    saved = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "0"
-    try:
-        mod = importlib.reload(importlib.import_module("rlev_fast.kernels.advantages"))
-        r = torch.rand(4096, dtype=torch.float64) * 2
-        s = torch.rand(4096, dtype=torch.float64) + 1
-        for est in ESTIMATORS:
-            ref = compute_advantages(r, 16, est, scale=s)
-            out = mod.triton_compute_advantages(r.cuda(), 16, est, scale=s.cuda()).cpu()
-            assert torch.allclose(out, ref, rtol=2e-7, atol=1e-7), est
-    finally:
-        if saved is None:
-            os.environ.pop("TRITON_INTERPRET", None)
-        else:
-            os.environ["TRITON_INTERPRET"] = saved
-        importlib.reload(importlib.import_module("rlev_fast.kernels.advantages"))

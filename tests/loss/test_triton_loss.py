@@ -5,11 +5,11 @@ of the triton backend must be <= 2x the error of plain PyTorch in the same dtype
 "Plain PyTorch" is the larger of two baselines run on the same inputs: the reference backend
 (fp32 math on the dtype's inputs) and an eager computation in the dtype itself (logits and
 log-softmax in bf16, as a bf16 training step computes them). For fp32 both are fp32 math.
+
+The interpreter mode is fixed for the whole pytest process by tests/conftest.py (TRITON_INTERPRET=1
+unless the caller sets 0, which skips this module through the `interpret` marker).
 """
 import importlib
-import os
-
-os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported: the kernels run on CPU
 
 import pytest
 import torch
@@ -19,11 +19,9 @@ pytest.importorskip("triton", reason="triton is not installed")
 from rlev_fast import loss as loss_mod  # noqa: E402
 from rlev_fast.loss import PolicyLossConfig, policy_loss, token_objective  # noqa: E402
 
+pytestmark = [pytest.mark.interpret]
+
 fpl = importlib.import_module("rlev_fast.kernels.fused_policy_loss")
-if type(fpl._policy_fwd_kernel).__name__ != "InterpretedFunction":
-    # Imported earlier in this process without TRITON_INTERPRET: decorate the kernels again.
-    fpl = importlib.reload(fpl)
-loss_mod.register_backend("triton", fpl.triton_policy_loss)
 
 N, H = 37, 48  # N not a multiple of BLOCK_N (16), H not a multiple of BLOCK_H (32)
 EOS = 7
