@@ -21,13 +21,24 @@ from typing import Optional
 
 import torch
 
+from .registry import Registry
 from .rewards import ArrayLike, as_float_tensor, check_finite, check_nonempty, first_bad_index
 
-ESTIMATORS = ("grpo", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline")
+# name -> fn(rewards, group_size, scale, eps) -> advantages, all float64 1-D tensors (scale may be
+# None). Register an estimator of your own with `@ESTIMATORS.register("name")`: the trainer's
+# --algo, the configs and the paper runner accept it from then on.
+ESTIMATORS = Registry("advantage estimator")
+register_advantage_estimator = ESTIMATORS.register
 
 
 def _group_view(x: torch.Tensor, group_size: int) -> torch.Tensor:
     return x.view(-1, group_size)  # (num_groups, group_size)
+
+
+def _constant_groups(r: torch.Tensor, group_size: int) -> torch.Tensor:
+    """(S,) bool: the completion's group has all-equal rewards (no signal)."""
+    g = _group_view(r, group_size)
+    return (g.amax(dim=1, keepdim=True) == g.amin(dim=1, keepdim=True)).expand_as(g).reshape(-1)
 
 
 def _group_standardize(x: torch.Tensor, group_size: int, eps: float) -> torch.Tensor:
@@ -47,11 +58,48 @@ def _whiten(x: torch.Tensor, eps: float) -> torch.Tensor:
     return (x - x.mean()) / (x.std() + eps)
 
 
-def check_advantage_inputs(rewards, group_size, estimator, scale, eps):
-    """Validated (rewards, scale or None, output dtype): rewards and scale as float64 1-D tensors.
-    Shared by this module and the Triton kernel (kernels/advantages.py)."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+@ESTIMATORS.register("grpo")
+def grpo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """Per-group standardization; with `scale`, of correctness r / s, then times s (keeps s(x))."""
+    if scale is None:
+        return _group_standardize(r, group_size, eps)
+    return scale * _group_standardize(r / scale, group_size, eps)
+
+
+@ESTIMATORS.register("dr_grpo")
+def dr_grpo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """r - group mean (no std division). An all-equal group is exactly 0, not a 1e-17 residue."""
+    g = _group_view(r, group_size)
+    adv = (g - g.mean(dim=1, keepdim=True)).reshape(-1)
+    return adv.masked_fill(_constant_groups(r, group_size), 0.0)
+
+
+@ESTIMATORS.register("rloo")
+def rloo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """r_i - mean of the other completions of its group (0 for groups of one or all-equal groups)."""
+    if group_size == 1:
+        return torch.zeros_like(r)
+    g = _group_view(r, group_size)
+    baseline = (g.sum(dim=1, keepdim=True) - g) / (group_size - 1)
+    return (g - baseline).reshape(-1).masked_fill(_constant_groups(r, group_size), 0.0)
+
+
+@ESTIMATORS.register("reinforce_pp")
+def reinforce_pp(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """Whitening over the whole batch (over completions; verl whitens over tokens)."""
+    return _whiten(r, eps)
+
+
+@ESTIMATORS.register("reinforce_pp_baseline")
+def reinforce_pp_baseline(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """The group mean removed, then whitened over the batch."""
+    g = _group_view(r, group_size)
+    return _whiten((g - g.mean(dim=1, keepdim=True)).reshape(-1), eps)
+
+
+def _check_inputs(rewards, group_size, estimator, scale, eps):
+    """Validated (rewards, scale or None, output dtype): rewards and scale as float64 1-D tensors."""
+    ESTIMATORS.check(estimator, "estimator")
     if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
         raise ValueError(f"group_size must be a positive int, got {group_size!r}")
     if not (eps >= 0):
@@ -86,31 +134,5 @@ def compute_advantages(
     eps: float = 1e-6,
 ) -> torch.Tensor:
     """One advantage per completion (float32, computed in float64). See the module docstring."""
-    r, s, out_dtype = check_advantage_inputs(rewards, group_size, estimator, scale, eps)
-
-    if estimator == "grpo":
-        if s is None:
-            adv = _group_standardize(r, group_size, eps)
-        else:
-            adv = s * _group_standardize(r / s, group_size, eps)
-    elif estimator == "dr_grpo":
-        g = _group_view(r, group_size)
-        adv = (g - g.mean(dim=1, keepdim=True)).reshape(-1)
-    elif estimator == "rloo":
-        if group_size == 1:
-            adv = torch.zeros_like(r)
-        else:
-            g = _group_view(r, group_size)
-            baseline = (g.sum(dim=1, keepdim=True) - g) / (group_size - 1)
-            adv = (g - baseline).reshape(-1)
-    elif estimator == "reinforce_pp":
-        adv = _whiten(r, eps)
-    else:  # reinforce_pp_baseline
-        g = _group_view(r, group_size)
-        adv = _whiten((g - g.mean(dim=1, keepdim=True)).reshape(-1), eps)
-    if estimator in ("dr_grpo", "rloo"):
-        # A group whose rewards are all equal carries no signal: exactly zero, not a 1e-17 residue.
-        g = _group_view(r, group_size)
-        constant = (g.amax(dim=1, keepdim=True) == g.amin(dim=1, keepdim=True)).expand_as(g)
-        adv = adv.masked_fill(constant.reshape(-1), 0.0)
-    return adv.to(out_dtype)
+    r, s, out_dtype = _check_inputs(rewards, group_size, estimator, scale, eps)
+    return ESTIMATORS.get(estimator)(r, group_size, s, eps).to(out_dtype)

@@ -1,9 +1,15 @@
 """Field checks for the config dataclasses' __post_init__: one wording for every config, naming the
-class and the field ("RolloutConfig.n must be an int >= 1, got 0")."""
+class and the field ("RolloutConfig.n must be an int >= 1, got 0").
+
+A field's choice list lives in its metadata (`field(..., metadata={"choices": ...})`: a tuple, a
+`Registry` or a zero-argument callable returning names), so that `check_choice` here and the
+generated command line (rlev_fast/trainer/cli.py) read the same list.
+"""
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 
 def check_int(obj, name: str, lo: int = 1) -> None:
@@ -25,3 +31,20 @@ def check_number(obj, name: str, lo: Optional[float] = None, hi: Optional[float]
         raise ValueError(f"{where} must be {'>' if strict_lo else '>='} {lo}, got {v!r}")
     if hi is not None and (v >= hi if strict_hi else v > hi):
         raise ValueError(f"{where} must be {'<' if strict_hi else '<='} {hi}, got {v!r}")
+
+
+def field_choices(obj_or_cls, name: str) -> Optional[Sequence[str]]:
+    """The allowed values of a dataclass field, from its metadata (None: any value)."""
+    for f in dataclasses.fields(obj_or_cls):
+        if f.name == name:
+            c = f.metadata.get("choices")
+            return tuple(c()) if callable(c) else (tuple(c) if c is not None else None)
+    raise KeyError(name)
+
+
+def check_choice(obj, name: str) -> None:
+    """obj.name is one of the field's choices (metadata); the error lists them."""
+    v = getattr(obj, name)
+    choices = field_choices(obj, name)
+    if v not in choices:
+        raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")

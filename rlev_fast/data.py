@@ -188,27 +188,26 @@ def generate_exams(
     return rows
 
 
-def split_by_exam(rows: Sequence[Dict[str, Any]], test_fraction: float = 0.2, seed: int = 0) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
-    """Split rows into (train, test) by `exam_id`: all questions of an exam land on one side.
-    Row order is kept within each side. At least one exam goes to each side when there are two."""
+def split_by_exam(rows: Sequence[Any], test_fraction: float = 0.2, seed: int = 0) -> Tuple[List[Any], List[Any]]:
+    """Split rows (dicts, or Examples) into (train, test) by exam: all questions of an exam land on
+    one side, row order kept within each side; a row without an exam id is an exam of its own.
+    At least one exam goes to each side, so there must be two."""
     if not (0.0 < test_fraction < 1.0):
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    exams: List[str] = []
-    seen = set()
+    keys = []
     for i, r in enumerate(rows):
-        if "exam_id" not in r:
-            raise ValueError(f"row {i} has no 'exam_id'")
-        if r["exam_id"] not in seen:
-            seen.add(r["exam_id"])
-            exams.append(r["exam_id"])
+        key = r.get("exam_id") if isinstance(r, dict) else getattr(r, "exam_id", None)
+        keys.append(key if key is not None else f"row{i}")
+    exams = list(dict.fromkeys(keys))  # first-seen order
+    if len(exams) < 2:
+        raise ValueError(f"{len(rows)} rows from {len(exams)} exam: a held-out split needs two exams (or rows); "
+                         "pass held-out data of its own (--eval-data)")
     order = list(exams)
     random.Random(f"rlev-split-{seed}").shuffle(order)
-    n_test = int(round(test_fraction * len(order)))
-    if len(order) >= 2:
-        n_test = min(max(n_test, 1), len(order) - 1)
+    n_test = min(max(int(round(test_fraction * len(order))), 1), len(order) - 1)
     test_ids = set(order[:n_test])
-    train = [r for r in rows if r["exam_id"] not in test_ids]
-    test = [r for r in rows if r["exam_id"] in test_ids]
+    train = [r for r, k in zip(rows, keys) if k not in test_ids]
+    test = [r for r, k in zip(rows, keys) if k in test_ids]
     return train, test
 
 
@@ -392,6 +391,12 @@ def write_jsonl(rows: Iterable[Any], path: "str | os.PathLike[str]") -> None:
 # --------------------------------------------------------------------------------------------
 # Prompts
 # --------------------------------------------------------------------------------------------
+
+def needs_special_tokens(tokenizer: Any, examples: Sequence[Example]) -> bool:
+    """Whether prompts must be tokenized with the tokenizer's special tokens (BOS): chat-templated
+    prompts already carry them, plain prompts do not."""
+    return not (bool(getattr(tokenizer, "chat_template", None)) or any(ex.templated for ex in examples))
+
 
 def format_prompt(example: Example, tokenizer: Any = None) -> str:
     """The text the policy is conditioned on.

@@ -5,11 +5,14 @@
     mean_length    mean response length in tokens
     value_density  H-Acc in % / mean length                             (paper's efficiency metric)
     by_value_bucket  Acc and mean length on the top and bottom 20% of items by value
+    value_buckets  the indices of those top and bottom items (one selection rule for every caller)
+    position_bins  the tenth of its response each token falls in (p(EOS) profiles, paper Fig. 2)
 Tables print Acc and H-Acc as percentages; the functions return fractions in [0, 1].
 """
 from __future__ import annotations
 
-from typing import Dict
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -70,21 +73,42 @@ def value_density(correct: ArrayLike, values: ArrayLike, lengths: ArrayLike) -> 
     return 100.0 * h_acc(correct, values) / m
 
 
+EOS_PROFILE_BINS = 10  # p(EOS) along the response, in tenths of its length (paper Fig. 2)
+
+
+def value_buckets(values: ArrayLike, fraction: float = 0.2) -> Tuple[List[int], List[int]]:
+    """(top, bottom): indices of the top and bottom `fraction` of items by value, each
+    max(1, round(fraction * n)) items. Items are sorted by value with a stable sort, so ties keep
+    their order: bottom is the first k of that order, top the last k, highest first."""
+    if not (0 < fraction <= 0.5):
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
+    v = _vec(values, "values")
+    k = max(1, int(round(fraction * v.numel())))
+    order = torch.sort(v, stable=True).indices
+    return order.flip(0)[:k].tolist(), order[:k].tolist()
+
+
+def position_bins(length: int, bins: int = EOS_PROFILE_BINS) -> torch.Tensor:
+    """(length,) int64: the bin of each position t of a response, floor(t * bins / length), in
+    integer arithmetic (no rounding at the bin edges)."""
+    return torch.arange(length, dtype=torch.int64) * bins // max(length, 1)
+
+
+def nanmean(xs: Sequence[Optional[float]]) -> Optional[float]:
+    """The mean of the entries that are neither None nor NaN (None when there are none)."""
+    xs = [x for x in xs if x is not None and not math.isnan(x)]
+    return sum(xs) / len(xs) if xs else None
+
+
 def by_value_bucket(
     values: ArrayLike, correct: ArrayLike, lengths: ArrayLike, fraction: float = 0.2
 ) -> Dict[str, float]:
-    """Acc and mean length on the top and bottom `fraction` of items by value.
-
-    Items are sorted by value (stable, so ties keep their order); each bucket holds
-    max(1, round(fraction * n)) items. Keys: top_acc, top_length, bottom_acc, bottom_length.
+    """Acc and mean length on the top and bottom `fraction` of items by value (`value_buckets`).
+    Keys: top_acc, top_length, bottom_acc, bottom_length.
     """
-    if not (0 < fraction <= 0.5):
-        raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
     v, c, n = _vec(values, "values"), _correct(correct), _vec(lengths, "lengths")
     _same_length(values=v, correct=c, lengths=n)
-    k = max(1, int(round(fraction * v.numel())))
-    order = torch.sort(v, stable=True).indices
-    bottom, top = order[:k], order.flip(0)[:k]
+    top, bottom = value_buckets(v, fraction)
     return {
         "top_acc": float(c[top].mean()),
         "top_length": float(n[top].mean()),

@@ -13,9 +13,13 @@ from typing import Sequence, Union
 
 import torch
 
+from .registry import Registry
+
 ArrayLike = Union[Sequence[float], torch.Tensor]
 
-SCALE_FORMS = ("rlev", "correctness", "uniform", "shuffled", "multiplicative")
+# name -> fn(values, alpha, seed) -> s(x), float32 1-D tensors; the trainer's --reward.
+SCALE_FORMS = Registry("reward scale form")
+register_scale_form = SCALE_FORMS.register
 
 # WebInstruct-verified difficulty levels -> values (paper, Sec. 4: noisy values).
 _DIFFICULTY_TO_VALUE = {
@@ -143,29 +147,48 @@ def _unit_interval(x: ArrayLike, name: str) -> torch.Tensor:
     return t
 
 
-def value_scale(values: ArrayLike, alpha: float = 10.0, form: str = "rlev", seed: int = 0) -> torch.Tensor:
-    """The reward scale s(x) for each value.
+def _rlev_scale(v: torch.Tensor, alpha: float) -> torch.Tensor:
+    return 1.0 + torch.clamp(alpha * v, max=1.0)
 
-    forms: "rlev" 1 + min(alpha v, 1); "correctness" 1 (RLVR); "uniform" the mean of the rlev scale
-    over `values`, for every item; "shuffled" the rlev scale of `values` permuted with `seed`;
-    "multiplicative" 1 + alpha v (unclipped).
-    """
-    if form not in SCALE_FORMS:
-        raise ValueError(f"form must be one of {SCALE_FORMS}, got {form!r}")
+
+@SCALE_FORMS.register("rlev")
+def rlev_scale(v: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """1 + min(alpha v, 1): additive and clipped, the paper's form."""
+    return _rlev_scale(v, alpha)
+
+
+@SCALE_FORMS.register("correctness")
+def correctness_scale(v: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """1 for every question: RLVR."""
+    return torch.ones_like(v)
+
+
+@SCALE_FORMS.register("uniform")
+def uniform_scale(v: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """The mean of the rlev scale over `values`, for every item."""
+    return torch.full_like(v, float(_rlev_scale(v, alpha).double().mean()))
+
+
+@SCALE_FORMS.register("shuffled")
+def shuffled_scale(v: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """The rlev scale of `values` permuted with `seed`."""
+    g = torch.Generator().manual_seed(int(seed))
+    return _rlev_scale(v, alpha)[torch.randperm(v.numel(), generator=g)]
+
+
+@SCALE_FORMS.register("multiplicative")
+def multiplicative_scale(v: torch.Tensor, alpha: float, seed: int) -> torch.Tensor:
+    """1 + alpha v, unclipped."""
+    return 1.0 + alpha * v
+
+
+def value_scale(values: ArrayLike, alpha: float = 10.0, form: str = "rlev", seed: int = 0) -> torch.Tensor:
+    """The reward scale s(x) for each value, by the registered `form` (SCALE_FORMS; the built-in
+    ones: rlev, correctness, uniform, shuffled, multiplicative)."""
+    fn = SCALE_FORMS.get(form, "form")
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-    v = _unit_interval(values, "values")
-    rlev = 1.0 + torch.clamp(alpha * v, max=1.0)
-    if form == "rlev":
-        return rlev
-    if form == "correctness":
-        return torch.ones_like(v)
-    if form == "uniform":
-        return torch.full_like(v, float(rlev.double().mean()))
-    if form == "shuffled":
-        g = torch.Generator().manual_seed(int(seed))
-        return rlev[torch.randperm(v.numel(), generator=g)]
-    return 1.0 + alpha * v  # multiplicative
+    return fn(_unit_interval(values, "values"), alpha, seed)
 
 
 def rlev_reward(

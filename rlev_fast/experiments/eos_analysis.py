@@ -22,20 +22,10 @@ from typing import Any, Dict, List, Sequence
 import torch
 
 from ..loss import PolicyLossConfig, policy_loss
+from ..metrics import EOS_PROFILE_BINS, position_bins, value_buckets
 from ..rewards import value_scale
 
-PROFILE_BINS = 10
-
-
-def _bucket_rows(values: Sequence[float], fraction: float = 0.2):
-    """Row indices of the bottom and top `fraction` by value (stable sort, as metrics.by_value_bucket)."""
-    v = torch.tensor(list(values), dtype=torch.float64)
-    k = max(1, int(round(fraction * v.numel())))
-    order = torch.sort(v, stable=True).indices
-    return order[:k].tolist(), order.flip(0)[:k].tolist()
-
-
-def eos_profile(p_eos: torch.Tensor, mask: torch.Tensor, rows: Sequence[int], bins: int = PROFILE_BINS) -> List[float]:
+def eos_profile(p_eos: torch.Tensor, mask: torch.Tensor, rows: Sequence[int], bins: int = EOS_PROFILE_BINS) -> List[float]:
     """Mean p(EOS) in each tenth (bins) of the response, over `rows`. p_eos, mask: (B, R)."""
     sums = torch.zeros(bins, dtype=torch.float64)
     counts = torch.zeros(bins, dtype=torch.float64)
@@ -43,8 +33,7 @@ def eos_profile(p_eos: torch.Tensor, mask: torch.Tensor, rows: Sequence[int], bi
         n = int(mask[i].sum())
         if n == 0:
             continue
-        pos = torch.arange(n, dtype=torch.float64)
-        b = torch.clamp((pos / n * bins).long(), max=bins - 1)
+        b = position_bins(n, bins)
         sums.index_add_(0, b, p_eos[i, :n].double())
         counts.index_add_(0, b, torch.ones(n, dtype=torch.float64))
     return [float(s / c) if c > 0 else float("nan") for s, c in zip(sums, counts)]
@@ -108,7 +97,7 @@ def eos_analysis(
     # |dL/dz_eos| / (1 - p_eos): Eq. 13's value factor; p_eos == 1 in fp32 leaves it undefined (NaN)
     value_factor = torch.where(terminal_p < 1, terminal_grad / (1 - terminal_p), torch.full_like(terminal_p, float("nan")))
 
-    bottom, top = _bucket_rows(values, fraction)
+    top, bottom = value_buckets(values, fraction)
     result: Dict[str, Any] = {"form": form, "alpha": alpha, "n": B, "acc": float(correct.mean())}
     for name, idx in (("top", top), ("bottom", bottom)):
         sel = torch.tensor([i for i in idx if bool(ended[i]) and correct[i] > 0], dtype=torch.long)
