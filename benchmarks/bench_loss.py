@@ -42,7 +42,6 @@ import gc
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from rlev_fast.loss import PolicyLossConfig, policy_loss  # noqa: E402
-from _common import cpu_model, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import hardware, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
 
 GPU_SHAPES = [(896, 151936), (3584, 152064), (4096, 151936), (4096, 128256)]
 GPU_NS = [4096, 12345, 16384, 32768]
@@ -229,37 +228,13 @@ def matmul_rate(N, H, V, dtype, device, reps=5):
 # ----------------------------------------------------------------------------------------------
 # Driver
 # ----------------------------------------------------------------------------------------------
-def hardware(device):
-    cpu = cpu_model(platform.processor() or "unknown CPU")
-    hw = {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-          "torch": torch.__version__, "python": platform.python_version()}
-    if device.type == "cuda":
-        hw["gpu"] = torch.cuda.get_device_name(device)
-        hw["cuda"] = torch.version.cuda
-    try:
-        import triton
-        hw["triton"] = triton.__version__
-    except Exception:
-        pass
-    try:
-        import importlib.metadata as md
-        hw["liger_kernel"] = md.version("liger-kernel")
-    except Exception:
-        pass
-    return hw
-
-
-def fmt_ms(t):
-    return f"{t * 1e3:.1f}"
-
-
 def run(args):
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     gpu = device.type == "cuda"
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[args.dtype]
-    hw = hardware(device)
+    hw = hardware(device, packages=("triton", "liger-kernel"))
     print(f"# bench_loss: {'GPU' if gpu else 'CPU'} mode, dtype {args.dtype}")
     print(f"# hardware: {json.dumps(hw)}")
     print("# FLOP convention: 6 * N * H * V per full step; TFLOP/s = that / median step time")

@@ -7,7 +7,8 @@ per prompt, finished rows leave the batch; --rollout hf measures model.generate 
 shared-prompt training forward. Both run in this one process on the embedded exam with the shipped tiny policy (each its own copy),
 the same prompts per step, completions per prompt, response cap, temperature 1, one optimizer update
 per step, no reference model (beta / kl_coef 0), the same RLEV reward (s(x) * correct, the same
-verifier) and the same torch thread count. They are interleaved: TRL's trainer runs its loop, and
+verifier) and the same torch thread count. rlev_fast's step is the trainer's own `rl_step` (with
+its entropy report and EOS statistics, as in `python -m rlev_fast.train`). They are interleaved: TRL's trainer runs its loop, and
 a callback at the end of each TRL step runs one rlev_fast step, so both see the same machine state.
 
 Reported per provider: generated tokens/s and step time (median, p20, p80 over the measured steps),
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -31,7 +31,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from _common import cpu_model, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import hardware, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
 
 
 def summary(rows):
@@ -42,64 +42,46 @@ def summary(rows):
     return out
 
 
-def hardware():
-    cpu = cpu_model()
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        load = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "load_avg_1m_at_start": load, "torch": torch.__version__, "python": platform.python_version()}
-
-
 class RlevStepper:
-    """One rlev_fast RL step at a time (the trainer's own pieces, in the order train() calls them)."""
+    """rlev_fast's RL step exactly as the trainer runs it: `rlev_fast.trainer.step.rl_step` on the
+    trainer's TrainSet (chat/plain prompt formatting and s(x) included), with the trainer's configs."""
 
     def __init__(self, args, train_set):
-        from rlev_fast.loss import PolicyLossConfig
+        from rlev_fast.data import needs_special_tokens
         from rlev_fast.policy import load_default_policy
-        from rlev_fast.rewards import value_scale
-        from rlev_fast.rollout import HFRollout, RolloutConfig
-        from rlev_fast.train import AlgoConfig, DataStream, OptimConfig, PolicyTrunk, TrainConfig, make_scheduler
+        from rlev_fast.rollout import RolloutConfig, make_rollout
+        from rlev_fast.trainer import AlgoConfig, OptimConfig, Policy, TrainConfig, TrainSet
+        from rlev_fast.trainer.data import DataStream
+        from rlev_fast.trainer.runtime import make_scheduler
+        from rlev_fast.trainer.trunk import PolicyTrunk
 
-        self.model, self.tok = load_default_policy("cpu", torch.float32)
-        self.model.train()
+        model, tok = load_default_policy("cpu", torch.float32)
+        model.train()
         self.cfg = TrainConfig(
             rollout=RolloutConfig(backend=args.rollout, n=args.n, max_new_tokens=args.max_new_tokens),
             algo=AlgoConfig(prompts_per_step=args.prompts),
-            loss=PolicyLossConfig(compute_entropy=False),
             optim=OptimConfig(lr=args.lr),
         )
-        self.trunk = PolicyTrunk(self.model)
-        self.opt = torch.optim.AdamW(self.trunk.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
-        self.sched = make_scheduler(self.opt, self.cfg.optim, 1000)
-        self.rollout = HFRollout(self.model, self.tok, self.cfg.rollout, cached=args.rollout == "hf-cached")
-        self.train_set = train_set
-        self.scale = value_scale([e.value for e in train_set])
+        trunk = PolicyTrunk(model)
+        opt = torch.optim.AdamW(trunk.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        self.policy = Policy(trunk=trunk, optimizer=opt, scheduler=make_scheduler(opt, self.cfg.optim, 1000),
+                             rollout=make_rollout(self.cfg.rollout, model, tok,
+                                                  add_special_tokens=needs_special_tokens(tok, train_set)))
+        self.data = TrainSet.build(train_set, tok, "rlev", 10.0, seed=0)
         self.stream = DataStream(len(train_set), 0)
-        self.args = args
+        self.steps = 0
 
     def step(self):
-        from rlev_fast.advantages import compute_advantages
         from rlev_fast.distributed import DistInfo
-        from rlev_fast.train import rl_update
-        from rlev_fast.verify import verify_batch
+        from rlev_fast.trainer.step import rl_step
 
-        n = self.args.n
-        t_start = time.perf_counter()
-        idx = self.stream.take(self.args.prompts)
-        batch = self.rollout.generate([self.train_set[i].prompt for i in idx])
-        t1 = time.perf_counter()
-        correct = torch.tensor(verify_batch(batch.texts, [self.train_set[i].answer for i in idx for _ in range(n)]),
-                               dtype=torch.float32)
-        t2 = time.perf_counter()
-        scale = self.scale[idx].repeat_interleave(n)
-        adv = compute_advantages(scale * correct, n, "grpo", scale=scale)
-        rl_update(self.trunk, batch, adv, self.opt, self.sched, self.cfg, DistInfo())
-        t3 = time.perf_counter()
-        tokens = int(batch.response_lengths.sum())
-        return {"step_s": t3 - t_start, "rollout_s": t1 - t_start, "verify_s": t2 - t1, "train_s": t3 - t2,
-                "gen_tokens": tokens, "tokens_per_s": tokens / (t3 - t_start)}
+        t0 = time.perf_counter()
+        row = rl_step(self.policy, self.data, self.stream.take(self.cfg.algo.prompts_per_step), self.cfg, DistInfo(),
+                      self.steps)
+        self.steps += 1
+        dt = time.perf_counter() - t0
+        return {"step_s": dt, "rollout_s": row["time_rollout_s"], "verify_s": row["time_verify_s"],
+                "train_s": row["time_train_s"], "gen_tokens": row["gen_tokens"], "tokens_per_s": row["gen_tokens"] / dt}
 
 
 def run_trl(args, train_set, ours: RlevStepper, rows_trl, rows_ours):
@@ -179,7 +161,7 @@ def main():
     args = p.parse_args()
 
     from rlev_fast.data import default_dataset
-    from rlev_fast.train import set_threads
+    from rlev_fast.trainer.runtime import set_threads
 
     set_threads(args.threads, 1)
     torch.manual_seed(0)

@@ -21,7 +21,6 @@ import importlib
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import cpu_model, percentile as _pct  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import hardware, percentile as _pct  # noqa: E402  (benchmarks/ is sys.path[0])
 V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
 from rlev_fast import verify_python as P  # noqa: E402
 
@@ -191,11 +190,6 @@ def bench(name, rs, gs, provs, repeats):
             answers[p] = a
     return {p: {"median": statistics.median(v), "p20": _pct(v, 0.2), "p80": _pct(v, 0.8), "n_items": len(rs),
                 "repeats": repeats, "cpu_per_wall": statistics.median(util[p])} for p, v in rates.items()}, answers
-
-
-def hardware():
-    model = cpu_model("unknown")
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main():

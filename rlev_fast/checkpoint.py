@@ -11,6 +11,11 @@ A checkpoint is written to a temporary folder, every file fsynced, then renamed 
 rename within one filesystem is atomic, so a crash (even SIGKILL) leaves either the complete new
 checkpoint or none, never a half-written one. `latest_checkpoint` ignores temporary folders and
 any folder without meta.json; `cleanup_temporaries` removes what a killed run left behind.
+
+This module owns saving, loading and resuming: `save_checkpoint` is the one writer (one process or
+all ranks of a torchrun job), `save_state` / `load_state` write and read a trainer's state (any
+object with state_dict() / load_state_dict() returning {"model", "optimizer", "trainer"}), and
+`resume_checkpoint` decides where a run continues from.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ import shutil
 from typing import Any, Dict, List, Optional
 
 import torch
+
+from . import distributed as D
 
 CKPT_RE = re.compile(r"^step_(\d{6,})$")
 META = "meta.json"
@@ -127,30 +134,108 @@ def commit_checkpoint(out_dir: str, step: int, tmp: str, meta: Dict[str, Any], k
 
 
 def save_checkpoint(out_dir: str, step: int, files: Dict[str, Any], meta: Optional[Dict[str, Any]] = None,
-                    keep: int = 0) -> str:
-    """Single-process save: {file name: object} written atomically as checkpoints/step_XXXXXX."""
-    os.makedirs(checkpoint_dir(out_dir), exist_ok=True)
-    tmp = tmp_dir_for(out_dir, step)
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
-        write_checkpoint_files(tmp, files)
-        return commit_checkpoint(out_dir, step, tmp, meta or {}, keep=keep)
-    except BaseException:
+                    keep: int = 0, rank_files: Optional[Dict[str, Any]] = None,
+                    info: Optional[D.DistInfo] = None) -> Optional[str]:
+    """Writes checkpoints/step_XXXXXX atomically and returns its path (None on other ranks).
+
+    files: {file name: object} written by the main process; rank_files: written by every process
+    (names that differ per rank, e.g. its RNG state). Under torchrun every rank calls this (it
+    synchronizes them); info None means one process. Keeps the `keep` newest checkpoints (0: all)."""
+    is_main = info is None or info.is_main
+    tmp = D.broadcast_object(tmp_dir_for(out_dir, step) if is_main else None)
+    if is_main:
+        os.makedirs(checkpoint_dir(out_dir), exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    D.barrier()
+    final = None
+    try:
+        write_checkpoint_files(tmp, rank_files or {})
+        if is_main:
+            write_checkpoint_files(tmp, files)
+        D.barrier()
+        if is_main:
+            final = commit_checkpoint(out_dir, step, tmp, meta or {}, keep=keep)
+    except BaseException:
+        if is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+    D.barrier()
+    return final
+
+
+# ----------------------------------------------------------------------------------------------
+# A trainer's state
+# ----------------------------------------------------------------------------------------------
+STATE_FILES = {"model": "model.pt", "optimizer": "optimizer.pt", "trainer": "trainer.pt"}
+
+
+def _rng_file(rank: int) -> str:
+    return f"rng_rank{rank}.pt"
+
+
+def save_state(out_dir: str, step: int, state, info: D.DistInfo, keep: int = 0) -> Optional[str]:
+    """Checkpoint `state` (state_dict() -> {"model", "optimizer", "trainer"}) and every rank's RNG
+    state at `step`. A collective: every rank calls it."""
+    sd = state.state_dict()  # collective under FSDP2
+    trainer = sd["trainer"]
+    meta = {k: trainer[k] for k in ("data_position", "world_size") if k in trainer}
+    return save_checkpoint(out_dir, step, {STATE_FILES[k]: v for k, v in sd.items()}, meta, keep=keep,
+                           rank_files={_rng_file(info.rank): get_rng_state()}, info=info)
+
+
+def load_state(path: str, state, info: D.DistInfo) -> None:
+    """Loads a checkpoint written by `save_state` into `state`, and this rank's RNG state (a
+    checkpoint of another world size has none for some ranks: they are reseeded, with a warning)."""
+    state.load_state_dict({k: load_file(path, name) for k, name in STATE_FILES.items()})
+    rng = os.path.join(path, _rng_file(info.rank))
+    if os.path.exists(rng):
+        set_rng_state(load_file(path, _rng_file(info.rank)))
+    elif info.is_main:
+        import sys
+
+        print(f"[rlev_fast] warning: {path} has no {_rng_file(info.rank)} (saved with another world size); "
+              "sampling RNG reseeded", file=sys.stderr)
+
+
+def resume_checkpoint(out_dir: str, resume: bool, info: D.DistInfo) -> Optional[str]:
+    """The checkpoint a run continues from: the latest complete one with `resume` (after removing what
+    a killed save left behind), None for a new run. A new run in a folder that already holds
+    checkpoints, or a resume without any, is a CheckpointError."""
+    if not resume:
+        if list_checkpoints(out_dir):
+            raise CheckpointError(f"{out_dir} already holds checkpoints of a run: pass --resume to continue it, "
+                                  "or another --out")
+        return None
+    if info.is_main:
+        cleanup_temporaries(out_dir)
+    D.barrier()
+    path = latest_checkpoint(out_dir)
+    if path is None:
+        raise CheckpointError(f"--resume: no complete checkpoint in {checkpoint_dir(out_dir)}")
+    return path
+
+
+def check_resume_config(out_dir: str, new: Dict[str, Any], keys) -> None:
+    """A resumed run must draw the same data in the same order: the (section, field) `keys` of the
+    new config dict must equal those in the run's config.json."""
+    path = os.path.join(out_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    for sec, key in keys:
+        if old.get(sec, {}).get(key) != new[sec][key]:
+            raise CheckpointError(f"--resume: {sec}.{key} was {old.get(sec, {}).get(key)!r} in {path} but is "
+                                  f"{new[sec][key]!r} now; pass the same value to continue the run")
 
 
 def is_complete(path: str) -> bool:
-    meta = os.path.join(path, META)
-    if not os.path.isfile(meta):
-        return False
     try:
-        with open(meta) as f:
-            info = json.load(f)
+        meta = read_meta(path)
     except (OSError, ValueError):
         return False
-    return all(os.path.isfile(os.path.join(path, name)) for name in info.get("files", []))
+    return all(os.path.isfile(os.path.join(path, name)) for name in meta.get("files", []))
 
 
 def list_checkpoints(out_dir: str) -> List[str]:
@@ -185,6 +270,7 @@ def cleanup_temporaries(out_dir: str) -> List[str]:
 
 
 def read_meta(path: str) -> Dict[str, Any]:
+    """meta.json of a checkpoint: its step, the files it holds, what the writer added."""
     with open(os.path.join(path, META)) as f:
         return json.load(f)
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple, Union
 
 import torch
@@ -78,14 +78,17 @@ class PolicyLossConfig:
     chunk_size: tokens per chunk in the chunked backend (peak memory ~ chunk_size * V * 4 bytes * 3).
     """
 
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    dual_clip: Optional[float] = None
-    kl_coef: float = 0.0
-    kl_estimator: str = "k3"
-    entropy_coef: float = 0.0
-    compute_entropy: bool = False
-    loss_agg: str = "token-mean"
+    # metadata: the help text and choices of the trainer's flags (rlev_fast/trainer/cli.py)
+    clip_low: float = field(default=0.2, metadata={"help": "ratio floor 1 - clip_low"})
+    clip_high: float = field(default=0.2, metadata={"help": "ratio ceiling 1 + clip_high (0.28: DAPO clip-higher)"})
+    dual_clip: Optional[float] = field(default=None, metadata={"help": "dual-clip constant c > 1 (none: off)"})
+    kl_coef: float = field(default=0.0, metadata={
+        "help": "KL penalty against a frozen reference copy (0: no reference model)"})
+    kl_estimator: str = field(default="k3", metadata={"help": "KL estimator", "choices": KL_ESTIMATORS})
+    entropy_coef: float = field(default=0.0, metadata={"help": "entropy bonus weight"})
+    compute_entropy: bool = field(default=False, metadata={
+        "help": "report the mean entropy (one more pass over the vocabulary in the fused backends)"})
+    loss_agg: str = field(default="token-mean", metadata={"help": "aggregation over tokens", "choices": LOSS_AGGS})
     norm_constant: Optional[float] = None
     ratio_level: str = "token"
     temperature: float = 1.0

@@ -173,7 +173,7 @@ class _quiet_progress:
             self.log.enable_progress_bar()
 
 
-def _decoder(model):
+def decoder_of(model):
     """The stack that returns final-normed hidden states (model.model for Llama/Qwen2/Mistral)."""
     dec = None
     get = getattr(model, "get_decoder", None)
@@ -193,7 +193,7 @@ def _decoder(model):
 def final_hidden_states(model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **kwargs) -> torch.Tensor:
     """(B, T, H) hidden states after the final norm and before lm_head, without computing logits.
     hidden @ lm_head_weight(model).T equals model(...).logits."""
-    out = _decoder(model)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
+    out = decoder_of(model)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
     h = getattr(out, "last_hidden_state", None)
     if h is None:
         h = out[0]

@@ -1,17 +1,18 @@
 """Rollouts: n completions per prompt, as token ids the trainer can score and train on.
 
-Two backends return the same `RolloutBatch`:
+Three backends (`ROLLOUT_BACKENDS`, a registry a user can add to) return the same `RolloutBatch`:
 
     hf    `model.generate` (batched, temperature / top-p sampling, n completions per prompt, stops at
           EOS). The CPU default; also right for small models on one GPU.
     hf-cached  the same HF model and KV cache, with a decode loop of our own: each prompt is
           prefilled once and its cache shared by its n completions (generate prefills it n times),
           and finished sequences leave the batch (generate keeps computing them). Same sampling
-          distribution. Measured on the tiny policy, 16 prompts x 8, 1 CPU thread: 0.27-0.33 s per
-          rollout vs 0.56-0.60 s for generate. For Llama-architecture models the decode steps run
-          the model's layers directly on a preallocated KV cache (`_decode_fast`, same ops as the
-          HF forward; greedy output identical to generate): 73 vs 93 us per generated token with the
-          HF forward per step (tiny policy, 16 x 8, 2 threads).
+          distribution; greedy output identical to generate. `python benchmarks/bench_decode.py`
+          (tiny policy, 16 prompts x 8, up to 48 new tokens, 2-core CPU, four runs): 0.42-0.44x
+          generate's time per generated token with 1 thread (122-153 vs 277-346 us), 0.48-0.53x
+          with 2 threads (106-133 vs 206-259 us). A Llama-only decode step running the layers on a
+          preallocated KV cache was removed after that benchmark: 8-14% faster than this loop with
+          2 threads, no faster with 1, for a copy of transformers' Llama internals.
     vllm  a vLLM engine on the GPU; after every optimizer update the trainer pushes the policy's
           weights into it (`sync_weights`). Importing it without vllm installed is a clear error.
 
@@ -32,24 +33,29 @@ consecutive, as `compute_advantages` expects):
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import torch
 
 from . import distributed as D
 from .config_checks import check_int, check_number
+from .registry import Registry
 
-ROLLOUT_BACKENDS = ("hf", "hf-cached", "vllm")
+# name -> factory(config, model, tokenizer, *, model_path, seed, dtype, max_model_len, add_special_tokens,
+# fsdp_root) returning an object with generate(prompts, n=None, greedy=False, max_new_tokens=None) ->
+# RolloutBatch and sync_weights(model). "hf", "hf-cached" and "vllm" are registered below
+# `make_rollout`; a user's backend registers the same way and is then a valid RolloutConfig.backend
+# and --rollout choice.
+ROLLOUT_BACKENDS = Registry("rollout backend")
 
 
 @dataclass
 class RolloutConfig:
     """How completions are sampled.
 
-    backend: "hf" (model.generate), "hf-cached" (own decode loop, shared prompt cache) or "vllm"
-        (GPU engine, weights pushed after each update).
+    backend: a name in ROLLOUT_BACKENDS: "hf" (model.generate), "hf-cached" (own decode loop, shared
+        prompt cache), "vllm" (GPU engine, weights pushed after each update) or one a user registered.
     n: completions per prompt (the GRPO group size).
     max_new_tokens: response length cap in tokens.
     temperature / top_p: sampling; the loss uses the same temperature so that its log-probs are
@@ -58,17 +64,24 @@ class RolloutConfig:
     vllm_gpu_memory_utilization: fraction of GPU memory vLLM may take (the trainer needs the rest).
     """
 
-    backend: str = "hf"
-    n: int = 8
-    max_new_tokens: int = 48
-    temperature: float = 1.0
-    top_p: float = 1.0
-    batch_size: int = 0
-    vllm_gpu_memory_utilization: float = 0.3
+    backend: str = field(default="hf", metadata=dict(
+        flag="--rollout", choices=ROLLOUT_BACKENDS,
+        help="sampler: hf (model.generate), hf-cached (its own decode loop on the same model: one prefill per "
+             "prompt, finished rows leave the batch), vllm (a vLLM engine, weights pushed after each update), or a "
+             "backend registered in ROLLOUT_BACKENDS"))
+    n: int = field(default=8, metadata=dict(
+        aliases=("--num-completions",),
+        help="completions per prompt (group size); under torchrun spell it --num-completions (torchrun's own "
+             "parser takes --n for one of its flags)"))
+    max_new_tokens: int = field(default=48, metadata=dict(help="response length cap"))
+    temperature: float = field(default=1.0, metadata=dict(help="sampling temperature (also the loss's)"))
+    top_p: float = field(default=1.0, metadata=dict(help="nucleus sampling"))
+    batch_size: int = field(default=0, metadata=dict(flag="--rollout-batch-size",
+                                                     help="prompts per generate call (0: all)"))
+    vllm_gpu_memory_utilization: float = field(default=0.3, metadata=dict(help="GPU memory share of vLLM"))
 
     def __post_init__(self):
-        if self.backend not in ROLLOUT_BACKENDS:
-            raise ValueError(f"RolloutConfig.backend must be one of {ROLLOUT_BACKENDS}, got {self.backend!r}")
+        ROLLOUT_BACKENDS.check(self.backend, "RolloutConfig.backend")
         check_int(self, "n")
         check_int(self, "max_new_tokens")
         check_int(self, "batch_size", 0)
@@ -173,17 +186,24 @@ def assemble_batch(
 
 
 class HFRollout:
-    """Sampling with `model.generate` on the training model itself (no second copy of the weights)."""
+    """Sampling with `model.generate` on the training model itself (no second copy of the weights).
 
-    def __init__(self, model, tokenizer, config: RolloutConfig, cached: bool = False):
+    cached: the `hf-cached` decode loop (`_decode`) instead of `model.generate`.
+    add_special_tokens: encode prompts with the tokenizer's special tokens (plain prompts of a model
+        that wants BOS); False for chat-templated prompts, which already carry them.
+    fsdp_root: under FSDP2, the sharded module whose parameters are gathered around generation.
+    """
+
+    def __init__(self, model, tokenizer, config: RolloutConfig, cached: bool = False, *,
+                 add_special_tokens: bool = False, fsdp_root=None):
         self.cached = cached
-        self.fsdp_root = None  # set by the trainer under FSDP2: the sharded module to gather around generation
+        self.fsdp_root = fsdp_root
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.eos_token_id = tokenizer.eos_token_id
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.add_special_tokens = False
+        self.add_special_tokens = add_special_tokens
         if self.pad_token_id is None:
             raise ValueError("the tokenizer has neither a pad token nor an EOS token")
 
@@ -232,7 +252,6 @@ class HFRollout:
         mask = torch.cat([_left_pad(t, P, 0) for t in mask_all])
         return assemble_batch(ids, mask, resp_all, self.eos_token_id, self.pad_token_id, self.tokenizer, n)
 
-
     def _decode(self, ids: torch.Tensor, mask: torch.Tensor, n: int, max_new: int, greedy: bool) -> List[List[int]]:
         """Prefill each prompt once, share its KV cache among its n rows, sample until EOS / max_new,
         dropping finished rows from the batch. Returns the b * n response token lists (EOS included)."""
@@ -252,10 +271,6 @@ class HFRollout:
         S = mask.shape[0]
         alive = torch.arange(S, device=ids.device)
         tokens = torch.full((S, max_new), -1, dtype=torch.long, device=ids.device)
-        if _fast_decoder_ok(model, cache):
-            with torch.inference_mode():
-                self._decode_fast(cache, logits, mask, cur, tokens, max_new, greedy)
-            return [[x for x in row if x >= 0] for row in tokens.tolist()]
         for t in range(max_new):
             nxt = self._sample(logits, greedy, cfg.temperature, cfg.top_p)  # (s,)
             tokens[alive, t] = nxt
@@ -272,91 +287,6 @@ class HFRollout:
             logits = out.logits[:, -1].float()
         return [[x for x in row if x >= 0] for row in tokens.tolist()]
 
-    def _decode_fast(self, cache, logits, mask, cur, tokens, max_new: int, greedy: bool) -> None:
-        """The decode steps of `_decode` for Llama-architecture models, without the HF forward's
-        per-call overhead: the same ops as LlamaDecoderLayer (RMSNorm and the SiLU MLP inlined, the
-        model's rotary embedding and apply_rotary_pos_emb, SDPA with the padding mask), on a
-        preallocated KV cache (no concatenation per token). Finished rows are dropped from the batch once a quarter of it has
-        finished (until then they are computed and their tokens discarded: rows are independent, so
-        the live rows' distributions are unchanged). Writes the sampled tokens into `tokens` (-1 after
-        EOS)."""
-        import torch.nn.functional as F
-
-        cfg = self.config
-        model = self.model
-        inner = model.model
-        mod = sys.modules[type(inner.layers[0].self_attn).__module__]
-        rope = mod.apply_rotary_pos_emb
-        eos = self.eos_token_id
-        S, P = mask.shape
-        dev = mask.device
-        T = P + max_new
-        Ks, Vs = [], []
-        for k, v in cache_tensors(cache):  # (b * n, heads, P, d) after batch_repeat_interleave
-            K = k.new_empty(k.shape[0], k.shape[1], T, k.shape[3])
-            V = v.new_empty(v.shape[0], v.shape[1], T, v.shape[3])
-            K[:, :, :P] = k
-            V[:, :, :P] = v
-            Ks.append(K)
-            Vs.append(V)
-        amask = torch.zeros((S, 1, 1, T), dtype=torch.bool, device=dev)
-        amask[:, 0, 0, :P] = mask.bool()
-        alive = torch.arange(S, device=dev)  # batch row -> sequence
-        done = torch.zeros(S, dtype=torch.bool, device=dev)  # finished before this step
-        attns = [layer.self_attn for layer in inner.layers]
-
-        def norm(mod, x):  # LlamaRMSNorm.forward, inlined (module calls cost more than these ops)
-            if type(mod).__name__ != "LlamaRMSNorm" or x.dtype != torch.float32:
-                return mod(x)
-            return mod.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + mod.variance_epsilon))
-
-        def mlp(mod, x):  # LlamaMLP.forward, inlined
-            if type(mod).__name__ != "LlamaMLP" or type(mod.act_fn).__name__ != "SiLUActivation":
-                return mod(x)
-            g = F.silu(F.linear(x, mod.gate_proj.weight, mod.gate_proj.bias))
-            return F.linear(g * F.linear(x, mod.up_proj.weight, mod.up_proj.bias), mod.down_proj.weight, mod.down_proj.bias)
-
-        groups = [getattr(a, "num_key_value_groups", 1) for a in attns]
-        for t in range(max_new):
-            nxt = self._sample(logits, greedy, cfg.temperature, cfg.top_p)  # (s,)
-            tokens[alive, t] = nxt.masked_fill(done, -1)
-            if eos is not None:
-                done = done | (nxt == eos)
-            ndone = int(done.sum())
-            s = done.shape[0]
-            if t == max_new - 1 or ndone == s:
-                break
-            if ndone and ndone * 4 >= s:
-                k = (~done).nonzero().squeeze(1)
-                Ks = [_select_rows(K, k, P + t) for K in Ks]
-                Vs = [_select_rows(V, k, P + t) for V in Vs]
-                amask, alive, nxt, cur, done = amask[k], alive[k], nxt[k], cur[k], done[k]
-            L = P + t  # cache slot of the token being fed
-            amask[:, :, :, L] = True
-            cur = cur + 1
-            h = inner.embed_tokens(nxt[:, None])  # (s, 1, H)
-            cos, sin = inner.rotary_emb(h, cur)
-            m = amask[:, :, :, : L + 1]
-            for i, layer in enumerate(inner.layers):
-                a = attns[i]
-                x = norm(layer.input_layernorm, h)
-                shp = (h.shape[0], 1, -1, a.head_dim)
-                q = F.linear(x, a.q_proj.weight, a.q_proj.bias).view(shp).transpose(1, 2)
-                kk = F.linear(x, a.k_proj.weight, a.k_proj.bias).view(shp).transpose(1, 2)
-                vv = F.linear(x, a.v_proj.weight, a.v_proj.bias).view(shp).transpose(1, 2)
-                q, kk = rope(q, kk, cos, sin)
-                Ks[i][:, :, L : L + 1] = kk
-                Vs[i][:, :, L : L + 1] = vv
-                kc, vc = Ks[i][:, :, : L + 1], Vs[i][:, :, : L + 1]
-                if groups[i] > 1:
-                    kc = kc.repeat_interleave(groups[i], dim=1)
-                    vc = vc.repeat_interleave(groups[i], dim=1)
-                o = F.scaled_dot_product_attention(q, kc, vc, attn_mask=m, scale=a.scaling)  # (s, heads, 1, d)
-                h = h + F.linear(o.transpose(1, 2).reshape(h.shape[0], 1, -1), a.o_proj.weight, a.o_proj.bias)
-                h = h + mlp(layer.mlp, norm(layer.post_attention_layernorm, h))
-            h = norm(inner.norm, h)
-            logits = F.linear(h[:, -1], model.lm_head.weight).float()
-
     @staticmethod
     def _sample(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float) -> torch.Tensor:
         if greedy:
@@ -369,35 +299,6 @@ class HFRollout:
             sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
         return torch.multinomial(logits.softmax(-1), 1).squeeze(1)
-
-
-def _select_rows(buf: torch.Tensor, rows: torch.Tensor, filled: int) -> torch.Tensor:
-    """Rows `rows` of a (S, heads, T, d) cache buffer, copying only its first `filled` slots."""
-    out = buf.new_empty(rows.shape[0], *buf.shape[1:])
-    torch.index_select(buf[:, :, :filled], 0, rows, out=out[:, :, :filled])
-    return out
-
-
-def _fast_decoder_ok(model, cache) -> bool:
-    """Whether `_decode_fast` reproduces this model's forward: a plain Llama (no sliding window,
-    SDPA attention, no lm_head bias) with a filled DynamicCache. RLEV_FAST_HF_DECODE=1
-    forces the HF-forward decode loop instead."""
-    if type(model).__name__ != "LlamaForCausalLM" or os.environ.get("RLEV_FAST_HF_DECODE") == "1":
-        return False
-    c = model.config
-    inner = getattr(model, "model", None)
-    if inner is None or not hasattr(inner, "rotary_emb") or not hasattr(inner, "embed_tokens"):
-        return False
-    if getattr(c, "_attn_implementation", None) != "sdpa":
-        return False
-    head = getattr(model, "lm_head", None)
-    if getattr(c, "sliding_window", None) or head is None or getattr(head, "bias", None) is not None:
-        return False
-    layers = getattr(cache, "layers", None)
-    if not layers or len(layers) != len(inner.layers) or type(layers[0]).__name__ != "DynamicLayer":
-        return False
-    a = inner.layers[0].self_attn
-    return all(hasattr(a, x) for x in ("q_proj", "k_proj", "v_proj", "o_proj", "scaling", "head_dim"))
 
 
 def cache_kwarg(model, cache) -> dict:
@@ -431,7 +332,7 @@ class VLLMRollout:
     """
 
     def __init__(self, model_path: str, tokenizer, config: RolloutConfig, seed: int = 0, dtype: str = "auto",
-                 max_model_len: Optional[int] = None):
+                 max_model_len: Optional[int] = None, *, add_special_tokens: bool = False):
         try:
             # In-process engine, so that the trainer can reach the model runner to load weights.
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -447,7 +348,7 @@ class VLLMRollout:
         self.config = config
         self.eos_token_id = tokenizer.eos_token_id
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.add_special_tokens = False
+        self.add_special_tokens = add_special_tokens
         kwargs = dict(model=model_path, gpu_memory_utilization=config.vllm_gpu_memory_utilization, seed=seed,
                       dtype=dtype, enable_prefix_caching=True)
         if max_model_len:
@@ -510,10 +411,34 @@ class VLLMRollout:
         return assemble_batch(ids_rep, mask_rep, responses, self.eos_token_id, self.pad_token_id, self.tokenizer, n)
 
 
-def make_rollout(config: RolloutConfig, model, tokenizer, model_path: Optional[str] = None, seed: int = 0,
-                 dtype: str = "auto", max_model_len: Optional[int] = None):
-    if config.backend in ("hf", "hf-cached"):
-        return HFRollout(model, tokenizer, config, cached=config.backend == "hf-cached")
+def make_rollout(config: RolloutConfig, model, tokenizer, *, model_path: Optional[str] = None, seed: int = 0,
+                 dtype: str = "auto", max_model_len: Optional[int] = None, add_special_tokens: bool = False,
+                 fsdp_root=None):
+    """The rollout engine of `config.backend`, from its factory in ROLLOUT_BACKENDS.
+
+    model_path / seed / dtype / max_model_len: for engines that load the policy themselves (vllm).
+    add_special_tokens: encode prompts with the tokenizer's special tokens (plain prompts of a model
+        that wants BOS; False for chat-templated prompts). fsdp_root: under FSDP2, the sharded module
+        to gather around generation (backends that sample from the training model)."""
+    factory = ROLLOUT_BACKENDS.get(config.backend, "RolloutConfig.backend")
+    return factory(config, model, tokenizer, model_path=model_path, seed=seed, dtype=dtype,
+                   max_model_len=max_model_len, add_special_tokens=add_special_tokens, fsdp_root=fsdp_root)
+
+
+@ROLLOUT_BACKENDS.register("hf")
+def _hf_rollout(config, model, tokenizer, *, add_special_tokens=False, fsdp_root=None, **_):
+    return HFRollout(model, tokenizer, config, add_special_tokens=add_special_tokens, fsdp_root=fsdp_root)
+
+
+@ROLLOUT_BACKENDS.register("hf-cached")
+def _hf_cached_rollout(config, model, tokenizer, *, add_special_tokens=False, fsdp_root=None, **_):
+    return HFRollout(model, tokenizer, config, cached=True, add_special_tokens=add_special_tokens, fsdp_root=fsdp_root)
+
+
+@ROLLOUT_BACKENDS.register("vllm")
+def _vllm_rollout(config, model, tokenizer, *, model_path=None, seed=0, dtype="auto", max_model_len=None,
+                  add_special_tokens=False, **_):
     if model_path is None:
         raise ValueError("--rollout vllm needs the model as a local path or hub id (--model)")
-    return VLLMRollout(model_path, tokenizer, config, seed=seed, dtype=dtype, max_model_len=max_model_len)
+    return VLLMRollout(model_path, tokenizer, config, seed=seed, dtype=dtype, max_model_len=max_model_len,
+                       add_special_tokens=add_special_tokens)

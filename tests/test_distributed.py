@@ -49,7 +49,9 @@ def run_update(model_dir: str, out_json: str, mini_batches: int, grad_accum: int
     import rlev_fast.distributed as D
     from rlev_fast.loss import PolicyLossConfig
     from rlev_fast.policy import load_policy
-    from rlev_fast.train import AlgoConfig, OptimConfig, PolicyTrunk, TrainConfig, make_scheduler, rl_update
+    from rlev_fast.trainer import AlgoConfig, OptimConfig, TrainConfig, rl_update
+    from rlev_fast.trainer.runtime import make_scheduler
+    from rlev_fast.trainer.trunk import PolicyTrunk
     from rlev_fast.rollout import RolloutConfig
 
     info = D.init_distributed(mode, "cpu")

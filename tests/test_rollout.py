@@ -1,10 +1,13 @@
-"""Rollouts: batch layout (groups consecutive, masks up to EOS), sampling options, vLLM's clear error."""
+"""Rollouts: batch layout (groups consecutive, masks up to EOS), sampling options, vLLM's clear error,
+the backend registry (unknown names, duplicates, a user's backend), hf-cached against generate."""
+import argparse
 import importlib.util
 
 import pytest
 import torch
 
-from rlev_fast.rollout import HFRollout, RolloutBatch, RolloutConfig, assemble_batch, encode_prompts, make_rollout
+from rlev_fast.rollout import (ROLLOUT_BACKENDS, HFRollout, RolloutBatch, RolloutConfig, assemble_batch, encode_prompts,
+                               make_rollout)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,9 @@ def test_rollout_logprobs_match_training_forward(tiny):
     """The trainer recomputes log-probs on (prompt, response) with left padding: sampling with
     temperature 1 must draw from the same distribution the training forward scores."""
     from rlev_fast.loss import PolicyLossConfig
-    from rlev_fast.train import PolicyTrunk, token_logprobs
+
+    from rlev_fast.trainer.trunk import PolicyTrunk
+    from rlev_fast.trainer.update import token_logprobs
 
     model, tok = tiny
     ro = HFRollout(model, tok, RolloutConfig(n=2, max_new_tokens=6))
@@ -143,3 +148,132 @@ def test_top_p_keeps_the_nucleus():
     torch.manual_seed(0)
     draws = torch.stack([HFRollout._sample(logits, False, 1.0, 0.7) for _ in range(300)])
     assert set(draws.flatten().tolist()) == {0, 1}  # 0.5 + 0.3 >= 0.7: tokens 2 and 3 are cut
+
+
+# -- backends by name -------------------------------------------------------------------------------
+
+
+def test_backend_registry_names_the_known_backends(tiny):
+    model, tok = tiny
+    assert list(ROLLOUT_BACKENDS) == ["hf", "hf-cached", "vllm"] and "hf-cached" in ROLLOUT_BACKENDS
+    with pytest.raises(ValueError, match=r"RolloutConfig.backend must be one of hf, hf-cached, vllm; got 'sglang'"):
+        RolloutConfig(backend="sglang")
+    with pytest.raises(ValueError, match=r"unknown rollout backend 'sglang'; known: hf, hf-cached, vllm"):
+        ROLLOUT_BACKENDS.get("sglang")
+    cfg = RolloutConfig()
+    cfg.backend = "sglang"  # changed after validation: make_rollout checks again
+    with pytest.raises(ValueError, match=r"must be one of hf, hf-cached, vllm"):
+        make_rollout(cfg, model, tok)
+    with pytest.raises(ValueError, match="already registered"):
+        ROLLOUT_BACKENDS.register("hf", lambda *a, **k: None)
+    assert isinstance(ROLLOUT_BACKENDS.get("hf")(RolloutConfig(), model, tok), HFRollout)  # not replaced
+    p = argparse.ArgumentParser()
+    p.add_argument("--rollout", choices=list(ROLLOUT_BACKENDS))
+    assert p.parse_args(["--rollout", "hf-cached"]).rollout == "hf-cached"
+
+
+def test_make_rollout_passes_construction_options(tiny):
+    """add_special_tokens and fsdp_root are set at construction (the trainer passes them once)."""
+    model, tok = tiny
+    root = torch.nn.Module()
+    for backend, cached in (("hf", False), ("hf-cached", True)):
+        ro = make_rollout(RolloutConfig(backend=backend), model, tok, add_special_tokens=True, fsdp_root=root)
+        assert isinstance(ro, HFRollout) and ro.cached is cached
+        assert ro.add_special_tokens is True and ro.fsdp_root is root
+    ro = make_rollout(RolloutConfig(), model, tok)
+    assert ro.add_special_tokens is False and ro.fsdp_root is None
+    with pytest.raises(ValueError, match="needs the model as a local path"):
+        make_rollout(RolloutConfig(backend="vllm"), model, tok)
+
+
+def test_user_backend(tiny):
+    """A registered backend is a valid RolloutConfig.backend and --rollout choice, built by make_rollout
+    with every construction option; unregistered, it is unknown again."""
+    model, tok = tiny
+    seen = {}
+
+    class Echo:
+        def __init__(self, config):
+            self.config = config
+
+        def sync_weights(self, model):
+            pass
+
+        def generate(self, prompts, n=None, greedy=False, max_new_tokens=None):
+            ids, mask = encode_prompts(tok, prompts, "cpu")
+            n = 1 if greedy else (n or self.config.n)
+            resp = [[tok.eos_token_id]] * (len(prompts) * n)
+            return assemble_batch(ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), resp, tok.eos_token_id,
+                                  tok.pad_token_id, tok, n)
+
+    @ROLLOUT_BACKENDS.register("echo")
+    def echo(config, model, tokenizer, **options):
+        seen.update(options)
+        return Echo(config)
+
+    try:
+        assert "echo" in ROLLOUT_BACKENDS and list(ROLLOUT_BACKENDS)[-1] == "echo"
+        ro = make_rollout(RolloutConfig(backend="echo", n=2), model, tok, model_path="m", seed=3, add_special_tokens=True)
+        assert seen == {"model_path": "m", "seed": 3, "dtype": "auto", "max_model_len": None,
+                        "add_special_tokens": True, "fsdp_root": None}
+        b = ro.generate(PROMPTS)
+        assert b.num_sequences == 2 * len(PROMPTS) and b.finished.all() and b.texts == [""] * 6
+        # a user factory may also return an HFRollout
+        ROLLOUT_BACKENDS.register("echo", lambda config, model, tokenizer, **o: HFRollout(model, tokenizer, config),
+                                  override=True)
+        assert isinstance(make_rollout(RolloutConfig(backend="echo"), model, tok), HFRollout)
+    finally:
+        ROLLOUT_BACKENDS.unregister("echo")
+    assert list(ROLLOUT_BACKENDS) == ["hf", "hf-cached", "vllm"]
+    with pytest.raises(ValueError, match="RolloutConfig.backend must be one of"):
+        RolloutConfig(backend="echo")
+
+
+# -- hf-cached's decode loop on other Llama shapes ----------------------------------------------------
+
+
+def _gqa_llama(tok):
+    """A tiny random Llama with grouped-query attention (4 query heads share 2 key/value heads), EOS made
+    likely so that greedy rows stop at different lengths."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(1)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    model = LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        model.lm_head.weight[tok.eos_token_id] += 2.0 * model.model.norm.weight / model.model.norm.weight.norm()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from rlev_fast.data import default_dataset, format_prompt
+    from rlev_fast.policy import load_default_policy
+
+    model, tok = load_default_policy("cpu", torch.float32)
+    train, _ = default_dataset(0)
+    return model, tok, [format_prompt(ex, tok) for ex in train[:6]]
+
+
+@pytest.mark.parametrize("which", ["shipped", "gqa"])
+def test_cached_decode_matches_generate_on_llamas(which, shipped):
+    """Greedy hf-cached decodes exactly what generate decodes for the shipped tiny Llama and for a
+    random Llama with grouped-query attention (left padding, rows finishing at different steps), and
+    the n rows that share one prefill decode alike."""
+    model, tok, prompts = shipped
+    if which == "gqa":
+        model = _gqa_llama(tok)
+        assert model.model.layers[0].self_attn.num_key_value_groups == 2
+    ref = make_rollout(RolloutConfig(backend="hf", max_new_tokens=24), model, tok).generate(prompts, greedy=True)
+    ro = make_rollout(RolloutConfig(backend="hf-cached", max_new_tokens=24), model, tok)
+    got = ro.generate(prompts, greedy=True)
+    assert got.texts == ref.texts and torch.equal(got.input_ids, ref.input_ids)
+    assert len(set(got.response_lengths.tolist())) > 1 and got.finished.any()  # rows left the batch at different steps
+    ids, mask = encode_prompts(tok, prompts[:3], "cpu")
+    with torch.no_grad():
+        rows = ro._decode(ids, mask, 3, 12, greedy=True)  # 3 rows per prompt on one shared prefill
+    for i in range(3):
+        want = ref.input_ids[i, ref.prompt_width :][: int(ref.response_lengths[i])].tolist()[:12]
+        assert rows[3 * i] == rows[3 * i + 1] == rows[3 * i + 2] == want

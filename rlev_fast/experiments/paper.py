@@ -153,7 +153,8 @@ def _load_json(path: str) -> Optional[Dict[str, Any]]:
 
 def _eval_examples(cell_path: str):
     """The held-out examples the trainer evaluated on, rebuilt from its resolved config."""
-    from ..train import config_from_dict, load_data
+    from ..trainer.config import config_from_dict
+    from ..trainer.data import load_data
 
     conf = config_from_dict(_load_json(os.path.join(cell_path, "config.json")))
     _, test = load_data(conf.data)  # eval_limit applied there, as in training

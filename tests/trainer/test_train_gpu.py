@@ -1,5 +1,6 @@
 """The trainer on a CUDA device: the shared-prompt forward, the Triton loss backend through `auto`,
 bf16 autocast and a short end-to-end run. Skipped without CUDA (benchmarks/gpu_check.sh runs it)."""
+import contextlib
 import json
 import math
 
@@ -7,30 +8,34 @@ import pytest
 import torch
 
 import rlev_fast.train as T
-from test_train import two_prompt_update  # tests/ is on sys.path under pytest
+from rlev_fast.trainer import trunk as trunk_mod
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
-def _update(model_dir, share, buckets, autocast):
-    upd, state, _ = two_prompt_update(model_dir, share, buckets, "cuda", autocast)
-    return upd, state
+pytestmark = pytest.mark.gpu
 
 
-def test_shared_prompt_and_buckets_on_cuda_match_the_plain_update(model_dir, monkeypatch):
+@pytest.fixture
+def update(two_prompt_update):
+    def run(share, buckets, autocast):
+        upd, state, _ = two_prompt_update(share, buckets, "cuda", autocast)
+        return upd, state
+
+    return run
+
+
+def test_shared_prompt_and_buckets_on_cuda_match_the_plain_update(update, monkeypatch):
     """fp32 on CUDA (the `auto` loss backend is Triton there): prompt sharing and length buckets do
     not change the update."""
-    monkeypatch.setattr(T, "BUCKET_OVERHEAD_TOKENS", 0)
-    ref, ref_state = _update(model_dir, False, 1, T.contextlib.nullcontext)
-    got, state = _update(model_dir, True, 4, T.contextlib.nullcontext)
+    monkeypatch.setattr(trunk_mod, "BUCKET_OVERHEAD_TOKENS", 0)
+    ref, ref_state = update(False, 1, contextlib.nullcontext)
+    got, state = update(True, 4, contextlib.nullcontext)
     assert got["losses"] == pytest.approx(ref["losses"], rel=1e-4, abs=1e-6)
     for k in ref_state:
         torch.testing.assert_close(state[k], ref_state[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
 
 
-def test_bf16_autocast_update_is_finite_and_close_to_fp32(model_dir):
-    ref, _ = _update(model_dir, True, 4, T.contextlib.nullcontext)
-    got, state = _update(model_dir, True, 4, lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+def test_bf16_autocast_update_is_finite_and_close_to_fp32(update):
+    ref, _ = update(True, 4, contextlib.nullcontext)
+    got, state = update(True, 4, lambda: torch.autocast("cuda", dtype=torch.bfloat16))
     assert all(math.isfinite(x) for x in got["losses"])
     assert got["losses"] == pytest.approx(ref["losses"], rel=0.05, abs=1e-3)  # bf16 matmuls: ~3 digits
     assert all(bool(torch.isfinite(v).all()) for v in state.values())
