@@ -13,12 +13,8 @@ tokenizer with `save_pretrained` and prints an evaluation on the default test sp
 Measured (the shipped checkpoint; its full report is assets/tiny_policy/warm_start_report.json):
 - Model: LlamaForCausalLM, hidden 128, 4 layers, 4 heads, SwiGLU 384, vocab 112, untied head:
   881,792 parameters, model.safetensors 3.5 MB (fp32), whole folder 3.4 MiB.
-- Time: 1200 steps x 64 sequences (~54 tokens). One step (forward + backward) took 0.21 s with 2
-  threads on the 2-core CPU at load ~1.5, i.e. ~4.2 min for the run plus ~15 s of evaluation on
-  an idle laptop. The shipped run itself took 901 s of training because it shared the 2 cores
-  with other jobs (1 thread, load average 4-7). Reproduced on 2026-11-28:
-  `python -m rlev_fast.warm_start --out /tmp/ws --threads 1` trained in 638 s (646 s in all) on the
-  same shared CPU and wrote a model.safetensors bit-identical to the shipped one.
+- Time: 1200 steps x 64 sequences (~54 tokens), about 0.2 s a step on the 2-core CPU; the measured
+  runs (and a rebuild bit-identical to the shipped weights) are in benchmarks/RESULTS.md, "Warm start".
 - Test split of the default dataset (125 questions, 16 held-out exams), exact match after the
   last "Answer:":
                           Acc    H-Acc   direct Acc (n)   worked Acc (n)   v<0.1   v>=0.1   length
