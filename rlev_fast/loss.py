@@ -387,8 +387,10 @@ def token_objective(logp: torch.Tensor, inputs: FlatInputs, config: PolicyLossCo
         if seq_log_ratio is None:
             seq_log_ratio = sequence_log_ratio(logp, inputs)
         log_ratio = logp - logp.detach() + seq_log_ratio.clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
-    else:
+    elif config.ratio_level == "token":
         log_ratio = torch.clamp(logp - old, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+    else:  # a level added to RATIO_LEVELS without its code path here
+        raise ValueError(f"ratio_level {config.ratio_level!r} has no implementation; known: {RATIO_LEVELS}")
     ratio = torch.exp(log_ratio)
     pg1 = -adv * ratio
     pg2 = -adv * torch.clamp(ratio, 1.0 - config.clip_low, 1.0 + config.clip_high)

@@ -1,7 +1,7 @@
 """Pure-Python twin of the C++ answer verifier (csrc/verify.cpp).
 
 Same semantics, same caps, same order of normalization: the C++ file is a line-by-line port of
-this one, and tests/test_verify_parity.py checks that both give the same answer on every case.
+this one, and tests/verify/test_verify_parity.py checks that both give the same answer on every case.
 It works on UTF-8 bytes (lone surrogates encoded with "surrogatepass") so both sides see the same
 input and the same byte offsets. No regular expressions on hostile input, no recursion without a
 depth cap, no sympy: exact rationals are pairs of Python ints kept under MAX_BITS bits (the C++

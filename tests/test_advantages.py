@@ -69,7 +69,7 @@ def test_grpo_with_scale_keeps_value_and_plain_grpo_erases_it():
         assert (a[4:] / a[:4]).tolist() == pytest.approx([1.5] * 4, rel=1e-5)
 
 
-# (kwargs, error message) shared with the Triton estimators' test (tests/test_triton_advantages.py)
+# (kwargs, error message): each bad input and the error that must name it
 BAD_ADVANTAGE_INPUTS = [
     ({"rewards": [1.0, float("nan")], "group_size": 2}, r"rewards\[1\] is not finite"),
     ({"rewards": [1.0, 2.0, 3.0], "group_size": 2}, "not a multiple of group_size=2"),
