@@ -28,6 +28,17 @@ def pytest_runtest_setup(item):
         pytest.skip("TRITON_INTERPRET=0 in this process: the interpreter tests run on CPU tensors")
 
 
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The trainer sets torch's thread count (auto: 1 on a busy machine); a test that runs it in-process
+    must not change the float rounding of the tests after it."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     """A tiny randomly initialized policy (2 layers, hidden 32) saved with its tokenizer: a --model

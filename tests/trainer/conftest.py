@@ -17,7 +17,10 @@ def _fixed_update(model_dir, grad_accum):
 
     torch.manual_seed(0)
     model, tok = load_policy(model_dir)
-    model.train()
+    # float64: the comparison of two updates is about the token count, not float32 rounding, which
+    # AdamW's first step (g / |g|) amplifies on near-zero gradient entries: in float32 with 1 CPU
+    # thread one weight of 2048 differed by 1.3e-6 between 1 and 4 micro-batches.
+    model.double().train()
     g = torch.Generator().manual_seed(0)
     ids, mask = encode_prompts(tok, ["Q (1 of 9 points): 1+2 = ?", "Q (3 of 9 points): 12+2-5 = ?"], "cpu")
     ids, mask = ids.repeat_interleave(4, 0), mask.repeat_interleave(4, 0)
