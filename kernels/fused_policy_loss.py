@@ -42,8 +42,8 @@ import torch
 import triton
 import triton.language as tl
 
-from rlev_fast.loss import (KL_ESTIMATORS, FlatInputs, PolicyLossConfig, PolicyLossOutput, kl_k1, kl_k2, kl_k3,
-                            masked_mean, token_objective)
+from rlev_fast.loss import (KL_ESTIMATORS, FlatInputs, PolicyLossConfig, PolicyLossOutput, check_outputs, kl_k1,
+                            kl_k2, kl_k3, masked_mean, token_objective)
 from rlev_fast.loss_reference import reference_policy_loss  # noqa: F401  (the ground truth tests import from here)
 
 __all__ = ["reference_policy_loss", "triton_policy_loss", "TritonPolicyLossFunction", "fused_policy_forward"]
@@ -514,6 +514,7 @@ def _epilogue_torch(inputs: FlatInputs, config: PolicyLossConfig, logp: torch.Te
         loss = loss - config.entropy_coef * (w * entropy.to(ptype)).sum()
         ge = w * config.entropy_coef
     kl = kl.detach() if kl is not None else None
+    check_outputs(inputs, config, logp, per_token.detach(), kl, entropy, loss)
     return loss, g, ge, clipped.detach(), kl
 
 
@@ -529,6 +530,9 @@ def _epilogue(inputs: FlatInputs, config: PolicyLossConfig, logp: torch.Tensor, 
     if config.entropy_coef != 0.0:
         loss = loss - config.entropy_coef * (w * entropy).sum()
         ge = w * config.entropy_coef
+    # Before the backward kernels: logits beyond float32 (the forward's running max / lse came out
+    # non-finite where logit_bound allows it), a KL or per-token term, or the loss that overflowed.
+    check_outputs(inputs, config, logp, per_token, kl, entropy, loss)
     return loss, g, ge, clipped, kl
 
 

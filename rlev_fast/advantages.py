@@ -14,6 +14,13 @@ scale on their own (they do not divide by a per-group statistic), so `scale` doe
 
 Stds are unbiased (as in verl and TRL). Groups of one, groups whose rewards are all equal and a
 batch with zero std give zero advantages, never NaN.
+
+Range. The estimators compute in float64. A group (or, for the whitening, the batch) whose largest
+|reward| passes 2**480 is first scaled by a power of two (exact) so that its sums and sums of squares
+cannot overflow float64; the result is scaled back (dr_grpo, rloo) or, for the standardizations,
+is the same formula with eps scaled alike: (c / 2**e) / (std / 2**e + eps / 2**e). Groups within
+range take the unscaled path, bit for bit. An advantage that the output dtype (float32) cannot hold,
+e.g. dr_grpo of rewards 1e39, is a ValueError naming the rewards index, not a silent +-inf.
 """
 from __future__ import annotations
 
@@ -35,6 +42,23 @@ def _group_view(x: torch.Tensor, group_size: int) -> torch.Tensor:
     return x.view(-1, group_size)  # (num_groups, group_size)
 
 
+# Beyond this |x| the float64 sums of squares of a group could overflow ((2 * 2**480)**2 * n for any
+# realistic n stays below 2**1024); below it nothing is scaled, so ordinary rewards keep their bits.
+_SCALE_ABOVE = 2.0 ** 480
+
+
+def _pow2_scale(x: torch.Tensor, dim: Optional[int] = None) -> Optional[torch.Tensor]:
+    """None when max |x| (per row of x with dim=1, or overall) is <= 2**480, the usual case. Else
+    the factor 2**-e per row (1 on rows within range) with max |x row| * 2**-e in [0.5, 1): scaling by
+    it is exact in floating point."""
+    amax = x.abs().amax() if dim is None else x.abs().amax(dim=dim, keepdim=True)
+    big = amax > _SCALE_ABOVE
+    if not bool(big.any()):
+        return None
+    _, e = torch.frexp(amax)
+    return torch.where(big, torch.ldexp(torch.ones_like(amax), -e), torch.ones_like(amax))
+
+
 def _constant_groups(r: torch.Tensor, group_size: int) -> torch.Tensor:
     """(S,) bool: the completion's group has all-equal rewards (no signal)."""
     g = _group_view(r, group_size)
@@ -45,6 +69,9 @@ def _group_standardize(x: torch.Tensor, group_size: int, eps: float) -> torch.Te
     g = _group_view(x, group_size)
     if group_size == 1:
         return torch.zeros_like(x)
+    s = _pow2_scale(g, dim=1)
+    if s is not None:  # huge rewards (std would overflow float64): the same formula on g 2**-e
+        g, eps = g * s, eps * s
     centered = g - g.mean(dim=1, keepdim=True)
     std = g.std(dim=1, keepdim=True)
     # All-equal groups: the centered value can be a rounding residue (1e-17), not a signal.
@@ -52,9 +79,21 @@ def _group_standardize(x: torch.Tensor, group_size: int, eps: float) -> torch.Te
     return torch.where(constant, torch.zeros_like(centered), centered / (std + eps)).reshape(-1)
 
 
+def _group_center(g: torch.Tensor) -> torch.Tensor:
+    """g - its row means, scaled (exactly) around the mean when a row is huge (the sum would overflow)."""
+    s = _pow2_scale(g, dim=1)
+    if s is None:
+        return g - g.mean(dim=1, keepdim=True)
+    gs = g * s
+    return (gs - gs.mean(dim=1, keepdim=True)) / s
+
+
 def _whiten(x: torch.Tensor, eps: float) -> torch.Tensor:
     if x.numel() < 2 or bool(x.amax() == x.amin()):
         return torch.zeros_like(x)
+    s = _pow2_scale(x)
+    if s is not None:
+        x, eps = x * s, eps * s
     return (x - x.mean()) / (x.std() + eps)
 
 
@@ -63,14 +102,19 @@ def grpo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: f
     """Per-group standardization; with `scale`, of correctness r / s, then times s (keeps s(x))."""
     if scale is None:
         return _group_standardize(r, group_size, eps)
-    return scale * _group_standardize(r / scale, group_size, eps)
+    c = r / scale
+    bad = ~torch.isfinite(c)
+    if bool(bad.any()):
+        i = first_bad_index(bad)
+        raise ValueError(f"rewards[{i}] / scale[{i}] = {r[i].item()} / {scale[i].item()} overflows float64")
+    return scale * _group_standardize(c, group_size, eps)
 
 
 @ESTIMATORS.register("dr_grpo")
 def dr_grpo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
     """r - group mean (no std division). An all-equal group is exactly 0, not a 1e-17 residue."""
     g = _group_view(r, group_size)
-    adv = (g - g.mean(dim=1, keepdim=True)).reshape(-1)
+    adv = _group_center(g).reshape(-1)
     return adv.masked_fill(_constant_groups(r, group_size), 0.0)
 
 
@@ -80,6 +124,11 @@ def rloo(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: f
     if group_size == 1:
         return torch.zeros_like(r)
     g = _group_view(r, group_size)
+    s = _pow2_scale(g, dim=1)
+    if s is not None:  # huge rewards: the group sum would overflow float64; exact power-of-two scaling
+        gs = g * s
+        adv = (gs - (gs.sum(dim=1, keepdim=True) - gs) / (group_size - 1)) / s
+        return adv.reshape(-1).masked_fill(_constant_groups(r, group_size), 0.0)
     baseline = (g.sum(dim=1, keepdim=True) - g) / (group_size - 1)
     return (g - baseline).reshape(-1).masked_fill(_constant_groups(r, group_size), 0.0)
 
@@ -94,7 +143,7 @@ def reinforce_pp(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor]
 def reinforce_pp_baseline(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
     """The group mean removed, then whitened over the batch."""
     g = _group_view(r, group_size)
-    return _whiten((g - g.mean(dim=1, keepdim=True)).reshape(-1), eps)
+    return _whiten(_group_center(g).reshape(-1), eps)
 
 
 def _check_inputs(rewards, group_size, estimator, scale, eps):
@@ -135,4 +184,14 @@ def compute_advantages(
 ) -> torch.Tensor:
     """One advantage per completion (float32, computed in float64). See the module docstring."""
     r, s, out_dtype = _check_inputs(rewards, group_size, estimator, scale, eps)
-    return ESTIMATORS.get(estimator)(r, group_size, s, eps).to(out_dtype)
+    adv = ESTIMATORS.get(estimator)(r, group_size, s, eps)
+    out = adv.to(out_dtype)
+    # Any estimator, built-in or registered: an advantage the output dtype cannot hold (dr_grpo / rloo
+    # of rewards beyond 3.4e38 in float32) is an error naming the completion, not a silent +-inf.
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        i = first_bad_index(bad)
+        raise ValueError(
+            f"the {estimator} advantage of rewards[{i}] = {r[i].item():.6g} is {adv[i].item():.6g}, which the "
+            f"{out_dtype} output cannot hold (max {torch.finfo(out_dtype).max:.3g}): scale the rewards down")
+    return out

@@ -53,8 +53,19 @@ from .registry import Registry
 # estimators, the backends). Both registries read as the tuple of their names: argparse choices.
 LOSS_AGGS = Registry("loss aggregation")  # name -> fn(m, sid, num_seqs, num_tokens, config, lead) -> w [N]
 KL_ESTIMATORS = Registry("KL estimator")  # name -> fn(logp [N], ref [N]) -> kl [N], differentiable in logp
+_F32_TINY = float(torch.finfo(torch.float32).tiny)  # 1.1754944e-38
 RATIO_LEVELS = ("token", "sequence")  # not a registry: each level is a different code path in every backend
 LOG_RATIO_CLAMP = 20.0  # exp(20) ~ 5e8: keeps a stale old_logprob from overflowing the ratio (verl does the same)
+# Every backend computes the logits in float32 (the Triton kernels even for float64 inputs). A token
+# whose logits are bounded by LOGIT_LIMIT in absolute value cannot overflow anywhere on the way to its
+# log-softmax: the partial sums of h.w obey the same bound, z - max z stays within 2 LOGIT_LIMIT and
+# lse within LOGIT_LIMIT + log V. The bound used is H max|h_t| max|W| / temperature (docs/robustness.md).
+LOGIT_LIMIT = float(torch.finfo(torch.float32).max) / 4  # 8.5e37
+# A masked-out row whose bound passes this is zeroed before any backend sees it: its log-probs could
+# reach -2e15, where the per-token terms that are multiplied by its zero weight (k2 = logp^2 / 2 times
+# kl_coef) may overflow and turn 0 * inf into a NaN loss. Ordinary inputs are far below it (H = 8192,
+# max|h| = 1e4, max|W| = 1, T = 0.5: 1.6e8), so the fast path of prepare_inputs keeps them untouched.
+MASKED_LOGIT_LIMIT = 2.0 ** 50  # 1.1e15
 
 
 @dataclass
@@ -104,6 +115,13 @@ class PolicyLossConfig:
         check_number(self, "kl_coef", 0.0)
         check_number(self, "entropy_coef")
         check_number(self, "temperature", 0.0, strict_lo=True)
+        if self.temperature < _F32_TINY:
+            # z = h W^T / temperature in float32: a subnormal temperature has lost precision, its
+            # reciprocal (the Triton kernels multiply by it) overflows below 2.9e-39, and log-probs
+            # of -gap / temperature with gradients of 1 / temperature carry no usable signal.
+            raise ValueError(
+                f"PolicyLossConfig.temperature must be >= {_F32_TINY:.8g} (the smallest normal float32: the "
+                f"logits h W^T / temperature are computed in float32), got {self.temperature!r}")
         KL_ESTIMATORS.check(self.kl_estimator, "PolicyLossConfig.kl_estimator")
         LOSS_AGGS.check(self.loss_agg, "PolicyLossConfig.loss_agg")
         if self.ratio_level not in RATIO_LEVELS:
@@ -158,6 +176,10 @@ class FlatInputs:
     ref_logprobs: Optional[torch.Tensor]  # (N,) float32
     weights: torch.Tensor  # (N,) float32 aggregation weights w_t
     lead_shape: Tuple[int, ...]
+    # (N,) float64: the bound H max|h_t| max|W| / temperature on |logits| of every token, kept only when
+    # a masked-in token's bound passes LOGIT_LIMIT (its logits may overflow float32: `check_outputs`
+    # then looks at what the backend computed there). None, the usual case: no logit can overflow.
+    logit_bound: Optional[torch.Tensor] = None
 
     def token_advantages(self) -> torch.Tensor:
         return self.advantages[self.seq_ids] if self.adv_per_seq else self.advantages
@@ -185,6 +207,61 @@ def _check_finite_where(t: torch.Tensor, where: torch.Tensor, name: str) -> None
     if bool(bad.any()):
         i = int(torch.nonzero(bad)[0, 0])
         raise ValueError(f"{name} has a non-finite value at token {i}: {t[i].item()}")
+
+
+def _first_nonfinite(x: torch.Tensor) -> int:
+    return int(torch.nonzero(~torch.isfinite(x))[0, 0])
+
+
+def _check_hidden_and_weight(h: torch.Tensor, weight: torch.Tensor, on: torch.Tensor, lead, config):
+    """Finiteness of the lm_head weight (every row enters every softmax) and of the hidden states of
+    masked-in tokens, and the logit-overflow bound. Returns (h, logit_bound): h with the rows of
+    masked-out tokens that are non-finite or whose logit bound passes MASKED_LOGIT_LIMIT set to 0 (a
+    new tensor, only when there is such a row), logit_bound as in FlatInputs.
+
+    Cost on finite, ordinary inputs: two whole-tensor aminmax passes (hidden and weight, no [N, H]
+    temporary: torch.isfinite(h) would allocate an [N, H] bool and was ~10x slower on CPU) and one host
+    sync; no copy of hidden. Measured on CPU (2 threads) at N=4096, H=256, V=8000 fp32: 0.2-0.3 ms,
+    against 330-500 ms for the chunked loss's forward + backward (docs/robustness.md). The per-row
+    work and the copy below only run when the global bound fails (a non-finite value somewhere, or
+    |logits| that could pass MASKED_LOGIT_LIMIT)."""
+    N, H = h.shape
+    if H == 0:
+        return h, None
+    T = float(config.temperature)
+    with torch.no_grad():
+        h_lo, h_hi = torch.aminmax(h.detach())  # NaN when h holds a NaN, +-inf for an inf
+        w_lo, w_hi = torch.aminmax(weight.detach())
+        h_lo, h_hi, w_lo, w_hi = torch.stack([h_lo, h_hi, w_lo, w_hi]).double().tolist()  # one sync
+    w_finite = math.isfinite(w_lo) and math.isfinite(w_hi)
+    if w_finite and math.isfinite(h_lo) and math.isfinite(h_hi):
+        if H * max(-h_lo, h_hi) * max(-w_lo, w_hi) / T <= MASKED_LOGIT_LIMIT:
+            return h, None  # the fast path: everything finite, no logit anywhere near overflow
+    if not w_finite:
+        bad = ~torch.isfinite(weight.detach())
+        r = int(torch.nonzero(bad.any(dim=1))[0, 0])
+        c = int(torch.nonzero(bad[r])[0, 0])
+        raise ValueError(f"weight has a non-finite value at row {r} (column {c}): weight[{r}, {c}] = "
+                         f"{weight[r, c].item()}; every row of the lm_head weight enters every token's softmax")
+    aw = max(-w_lo, w_hi)
+    with torch.no_grad():
+        row_abs = torch.maximum(h.detach().amax(dim=1), -h.detach().amin(dim=1))  # [N], NaN-propagating
+    bad = ~torch.isfinite(row_abs) & on
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0, 0])
+        c = _first_nonfinite(h[i])
+        where = f"hidden[{', '.join(map(str, divmod(i, lead[1])))}, {c}]" if len(lead) == 2 else f"hidden[{i}, {c}]"
+        raise ValueError(f"hidden has a non-finite value at token {i} (mask 1): {where} = {h[i, c].item()}")
+    bound = row_abs.double() * (H * aw / T)  # NaN / inf on non-finite rows: counted as unsafe
+    drop = ~(bound <= MASKED_LOGIT_LIMIT) & ~on
+    if bool(drop.any()):
+        # Masked-out rows do not enter the loss; zeroing them keeps a NaN / inf / huge row there from
+        # reaching the loss and the weight gradient through 0 * NaN. Their gradient is 0 either way
+        # (torch.where passes none to them); only their own logprobs / p_eos change.
+        h = torch.where(drop[:, None], torch.zeros((), dtype=h.dtype, device=h.device), h)
+    if bool((~(bound <= LOGIT_LIMIT) & on).any()):
+        return h, torch.where(on, bound, torch.zeros_like(bound))
+    return h, None
 
 
 def prepare_inputs(
@@ -233,6 +310,7 @@ def prepare_inputs(
         i = int(torch.nonzero(bad)[0, 0])
         raise ValueError(f"targets[{i}] = {int(tgt[i])} is outside the vocabulary [0, {V}) on a masked-in token")
     tgt = torch.where(valid, tgt, torch.zeros_like(tgt))
+    h_flat, logit_bound = _check_hidden_and_weight(hidden.reshape(N, hidden.shape[-1]), weight, on, lead, config)
 
     if seq_ids is not None:
         if not isinstance(seq_ids, torch.Tensor) or seq_ids.dtype.is_floating_point or seq_ids.dtype == torch.bool:
@@ -258,6 +336,17 @@ def prepare_inputs(
         _check_finite_where(adv, on, "advantages")
         adv = torch.where(on, adv, torch.zeros_like(adv))  # off-mask NaN must not leak through 0 * NaN
         num_seqs = int(sid.max()) + 1 if sid is not None else 0
+        if seq_ids is not None and num_seqs > N:
+            # With per-token advantages S = max(seq_ids) + 1 (the per-sequence aggregations divide by
+            # it and allocate [S] buffers). S > N means ids with no token, almost surely ids of a wider
+            # numbering (a micro-batch holding global ids); 2**40 would allocate terabytes.
+            # Renumbering here would change S for gapped ids that work today, so refuse instead.
+            i = int(torch.argmax(sid))
+            raise ValueError(
+                f"seq_ids reach {num_seqs - 1} (at token {i}) but hidden holds only {N} tokens: with per-token "
+                f"advantages the number of sequences is max(seq_ids) + 1, which must not exceed the number of "
+                f"tokens; renumber them (torch.unique(seq_ids, return_inverse=True)[1]) or pass per-sequence "
+                f"advantages [S]")
         if hidden.dim() == 3 and seq_ids is None:
             num_seqs = lead[0]
     elif advantages.dim() == 1 and sid is not None:
@@ -295,7 +384,7 @@ def prepare_inputs(
 
     w = aggregation_weights(m, sid, num_seqs, num_tokens, config, lead)
     return FlatInputs(
-        hidden=hidden.reshape(N, hidden.shape[-1]),
+        hidden=h_flat,
         weight=weight,
         targets=tgt,
         target_valid=valid,
@@ -308,6 +397,7 @@ def prepare_inputs(
         ref_logprobs=ref,
         weights=w,
         lead_shape=lead,
+        logit_bound=logit_bound,
     )
 
 
@@ -317,7 +407,17 @@ def aggregation_weights(m, sid, num_seqs, num_tokens, config, lead) -> torch.Ten
     m [N] response mask (float), sid [N] sequence ids or None, num_seqs S, num_tokens the caller's
     global token count or None, lead the leading shape of hidden ([N] or [B, T]).
     """
-    return LOSS_AGGS.get(config.loss_agg)(m, sid, num_seqs, num_tokens, config, lead)
+    w = LOSS_AGGS.get(config.loss_agg)(m, sid, num_seqs, num_tokens, config, lead)
+    # Any entry, built-in or registered: a weight the loss cannot multiply by (e.g. m / 1e-40 is inf
+    # in float32) is an error, not an inf / NaN loss. O(N), one sync.
+    bad = ~torch.isfinite(w)
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(
+            f"the aggregation weight of loss_agg={config.loss_agg!r} is not finite at token {i} "
+            f"({w[i].item()}, {w.dtype}): w_t = m_t / denominator overflows or divides by zero with "
+            f"num_tokens={num_tokens!r}, num_seqs={num_seqs}, norm_constant={config.norm_constant!r}")
+    return w
 
 
 def _seq_count(sid, num_seqs, config) -> int:
@@ -333,6 +433,10 @@ def _agg_token_mean(m, sid, num_seqs, num_tokens, config, lead):
         denom = float(num_tokens)
         if not (math.isfinite(denom) and denom > 0):
             raise ValueError(f"num_tokens must be > 0, got {num_tokens!r}")
+        if 1.0 / denom > torch.finfo(m.dtype).max:
+            raise ValueError(
+                f"num_tokens={num_tokens!r} gives the token-mean weight 1 / num_tokens = {1.0 / denom:.3g}, "
+                f"beyond the {m.dtype} range (max {torch.finfo(m.dtype).max:.3g}); num_tokens is a token count")
     else:
         denom = max(float(m.sum()), 1.0)
     return m / denom
@@ -434,6 +538,71 @@ def kl_k3(logp: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 def masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return (x.to(m.dtype) * m).sum() / m.sum().clamp(min=1.0)
+
+
+def check_outputs(inputs: FlatInputs, config: PolicyLossConfig, logp: torch.Tensor, per_token: torch.Tensor,
+                  kl: Optional[torch.Tensor] = None, entropy: Optional[torch.Tensor] = None,
+                  loss: Optional[torch.Tensor] = None) -> None:
+    """ValueError when what a backend computed for a masked-in token, or the loss, is not finite.
+
+    Every backend calls it after its forward pass ([N] detached vectors: logp, the per-token loss
+    term, kl and entropy when computed; the loss). prepare_inputs has made every input that counts
+    finite and zeroed masked-out rows that could overflow, so what is left is overflow in the
+    computation itself: logits beyond float32 (only possible where inputs.logit_bound is set), a KL
+    term or per-token loss that overflows (k2 against ref = -1e20), or the weighted sum. O(N) and
+    one host sync on the finite path.
+    """
+    on = inputs.mask > 0
+    with torch.no_grad():
+        bad = ~torch.isfinite(logp) | ~torch.isfinite(per_token)
+        if kl is not None:
+            bad |= ~torch.isfinite(kl)
+        if entropy is not None:
+            bad |= ~torch.isfinite(entropy)
+        bad &= on
+        flag = bad.any()
+        if loss is not None:
+            flag = flag | ~torch.isfinite(loss.detach())
+        if not bool(flag):
+            return
+        i = int(torch.nonzero(bad)[0, 0]) if bool(bad.any()) else None
+    if i is None:
+        off = ~torch.isfinite(per_token) & ~on
+        if bool(off.any()):  # only past MASKED_LOGIT_LIMIT-sized log-probs with a huge kl_coef, or a custom KL
+            j = int(torch.nonzero(off)[0, 0])
+            raise ValueError(
+                f"the per-token term of masked-out token {j} is not finite ({per_token[j].item()}, logp = "
+                f"{logp[j].item():.3g}) and its zero weight times it makes the loss {loss.item()}; "
+                f"kl_estimator={config.kl_estimator!r}, kl_coef={config.kl_coef:g}")
+        contrib = (inputs.weights.double() * per_token.double()).abs()
+        j = int(torch.argmax(contrib))
+        raise ValueError(
+            f"the loss sum_t w_t * term_t overflows float32 ({loss.item()}) although every term is finite; the "
+            f"largest |w_t term_t| is {contrib[j].item():.3g} at token {j} (w = {inputs.weights[j].item():.3g}, "
+            f"num_tokens / norm_constant too small?)")
+    tok = f"token {i} (mask 1)"
+    if not (bool(torch.isfinite(logp[i])) and (entropy is None or bool(torch.isfinite(entropy[i])))):
+        b = inputs.logit_bound
+        if b is not None and float(b[i]) > LOGIT_LIMIT:
+            raise ValueError(
+                f"the logits overflow float32 at {tok}: |h W^T| / temperature can reach {float(b[i]):.3g} there "
+                f"(H = {inputs.hidden.shape[1]}, max |hidden row| = {inputs.hidden[i].abs().max().item():.3g}, "
+                f"max |weight| = {inputs.weight.abs().max().item():.3g}, temperature = {config.temperature:g}) and "
+                f"its log-softmax came out {logp[i].item()}; float32 holds up to 3.4e38: scale hidden / weight "
+                f"down or raise the temperature")
+        raise ValueError(f"the log-prob (or entropy) of {tok} is not finite: logp = {logp[i].item()}")
+    if kl is not None and not bool(torch.isfinite(kl[i])):
+        ref = inputs.ref_logprobs[i].item()
+        raise ValueError(
+            f"the {config.kl_estimator} KL term overflows float32 at {tok}: logp = {logp[i].item():.6g}, "
+            f"ref_logprobs = {ref:.6g} (logp - ref = {logp[i].item() - ref:.3g}), kl = {kl[i].item()}")
+    old = inputs.old_logprobs[i].item() if inputs.old_logprobs is not None else None
+    raise ValueError(
+        f"the per-token loss overflows float32 at {tok}: term = {per_token[i].item()} (logp = {logp[i].item():.6g}, "
+        f"old_logprobs = {old}, advantage = {inputs.token_advantages()[i].item():.6g}"
+        + (f", kl = {kl[i].item():.6g}, kl_coef = {config.kl_coef:g}" if kl is not None else "")
+        + (f", entropy = {entropy[i].item():.6g}, entropy_coef = {config.entropy_coef:g}" if entropy is not None else "")
+        + ")")
 
 
 # ----------------------------------------------------------------------------------------------

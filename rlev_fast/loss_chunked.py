@@ -26,7 +26,8 @@ from typing import Optional
 
 import torch
 
-from .loss import FlatInputs, PolicyLossConfig, PolicyLossOutput, masked_mean, sequence_log_ratio, token_objective
+from .loss import (FlatInputs, PolicyLossConfig, PolicyLossOutput, check_outputs, masked_mean, sequence_log_ratio,
+                   token_objective)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -49,6 +50,7 @@ def _slice_inputs(inputs: FlatInputs, s: int, e: int) -> FlatInputs:
         old_logprobs=sl(inputs.old_logprobs),
         ref_logprobs=sl(inputs.ref_logprobs),
         weights=inputs.weights[s:e],
+        logit_bound=sl(inputs.logit_bound),
     )
 
 
@@ -169,6 +171,9 @@ def _chunked_forward(inputs: FlatInputs, config: PolicyLossConfig, need_gh: bool
 
     del buf, buf2
     loss = (weights * per_token).sum()
+    # Overflow in what was computed (logits beyond float32 where logit_bound allows it, a KL term, the
+    # per-token loss, the sum): a ValueError naming the first masked-in token. O(N), one sync.
+    check_outputs(inputs, config, logp_out, per_token, kl_out, ent_out, loss)
     m = inputs.mask
     out = PolicyLossOutput(
         loss=loss,

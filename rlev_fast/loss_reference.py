@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .loss import FlatInputs, PolicyLossConfig, PolicyLossOutput, masked_mean, token_objective
+from .loss import FlatInputs, PolicyLossConfig, PolicyLossOutput, check_outputs, masked_mean, token_objective
 
 
 def reference_policy_loss(inputs: FlatInputs, config: PolicyLossConfig) -> PolicyLossOutput:
@@ -29,6 +29,8 @@ def reference_policy_loss(inputs: FlatInputs, config: PolicyLossConfig) -> Polic
         per_token = per_token - config.entropy_coef * entropy
     weights = inputs.weights.to(per_token.dtype)
     loss = (weights * per_token).sum()
+    check_outputs(inputs, config, logp.detach(), per_token.detach(), kl.detach() if kl is not None else None,
+                  entropy.detach() if entropy is not None else None, loss.detach())
 
     m = inputs.mask
     out = PolicyLossOutput(

@@ -86,3 +86,83 @@ BAD_ADVANTAGE_INPUTS = [
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         compute_advantages(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Range: huge rewards are computed stably where the result is representable, refused where not
+# (docs/robustness.md). Expected values are float64 computations on rewards scaled into range.
+# ----------------------------------------------------------------------------------------------
+HUGE = [1.0, 0.0, 2.0, 0.5, 3.0, 0.25, 0.0, 3.0]  # two groups of 4, times a huge factor below
+
+
+def _standardize64(x, group_size, eps=0.0):
+    g = torch.tensor(x, dtype=torch.float64).view(-1, group_size)
+    return ((g - g.mean(1, keepdim=True)) / (g.std(1, keepdim=True) + eps)).reshape(-1)
+
+
+@pytest.mark.parametrize("factor", [1e39, 1e200, 1e300, 1.7e308 / 4])
+def test_grpo_of_huge_rewards_is_their_standardization(factor):
+    """Was all zeros for 1e200 (float64 std overflow: centered / inf). GRPO is scale-invariant up to
+    eps, so the truth is the standardization of the unscaled pattern."""
+    adv = compute_advantages([r * factor for r in HUGE], 4, "grpo")
+    assert adv.dtype == torch.float32 and torch.isfinite(adv).all()
+    assert adv.tolist() == pytest.approx(_standardize64(HUGE, 4).tolist(), rel=1e-6, abs=1e-6)
+
+
+def test_huge_group_leaves_an_ordinary_group_bit_for_bit():
+    r = [0.1, 0.9, 0.4, 0.4] + [1e200, 0.0, 3e200, 2e200]
+    mixed = compute_advantages(r, 4, "grpo")
+    alone = compute_advantages(r[:4], 4, "grpo")
+    assert torch.equal(mixed[:4], alone)
+    assert mixed[4:].tolist() == pytest.approx(_standardize64([1, 0, 3, 2], 4).tolist(), rel=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["reinforce_pp", "reinforce_pp_baseline"])
+def test_whitening_of_huge_rewards_is_scale_invariant(estimator):
+    big = compute_advantages([r * 1e200 for r in HUGE], 4, estimator)
+    small = compute_advantages(HUGE, 4, estimator, eps=0.0)
+    assert torch.isfinite(big).all() and big.tolist() == pytest.approx(small.tolist(), rel=1e-6, abs=1e-6)
+
+
+def test_grpo_with_scale_of_huge_rewards_keeps_the_scale():
+    r = [c * 1e250 for c in (1.0, 0.0, 0.0, 1.0)]
+    s = [2.0] * 4
+    adv = compute_advantages(r, 4, "grpo", scale=s)
+    assert adv.tolist() == pytest.approx((2.0 * _standardize64([1, 0, 0, 1], 4)).tolist(), rel=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["dr_grpo", "rloo"])
+@pytest.mark.parametrize("factor", [1e39, 1e200, 1.7e308 / 4])
+def test_advantage_beyond_the_output_dtype_is_an_error(estimator, factor):
+    """Was +-inf in the float32 output, silently. HUGE * 1e39 under dr_grpo is [0.125, -0.875, 1.125, -0.375,
+    ...] * 1e39: rewards[1] is the first whose advantage float32 cannot hold, and it is named. (The float64
+    group sums are scaled first, so even rewards of 4e307, whose group sum overflows float64, get a value.)"""
+    r = [x * factor for x in HUGE]
+    g = torch.tensor(r, dtype=torch.float64).view(-1, 4)
+    if estimator == "dr_grpo":
+        truth = (g / factor - (g / factor).mean(1, keepdim=True)).reshape(-1) * factor
+    else:
+        truth = (g / factor - ((g / factor).sum(1, keepdim=True) - g / factor) / 3).reshape(-1) * factor
+    first = int(torch.nonzero(truth.abs() > torch.finfo(torch.float32).max)[0, 0])
+    with pytest.raises(ValueError, match=rf"the {estimator} advantage of rewards\[{first}\] = .* is .*, which the "
+                                         r"torch.float32 output cannot hold"):
+        compute_advantages(r, 4, estimator)
+
+
+def test_dr_grpo_and_rloo_of_large_representable_rewards_compute():
+    r = [x * 1e37 for x in HUGE]
+    for est in ("dr_grpo", "rloo"):
+        adv = compute_advantages(r, 4, est)
+        ref = compute_advantages(HUGE, 4, est).double() * 1e37
+        assert torch.isfinite(adv).all() and adv.double().tolist() == pytest.approx(ref.tolist(), rel=1e-6)
+
+
+def test_half_precision_output_overflow_is_an_error():
+    """float16 rewards give float16 advantages: rloo of [60000, -60000] is +-120000, no float16."""
+    with pytest.raises(ValueError, match=r"rewards\[0\].*torch.float16 output cannot hold"):
+        compute_advantages(torch.tensor([60000.0, -60000.0], dtype=torch.float16), 2, "rloo")
+
+
+def test_rewards_over_scale_that_overflow_are_an_error():
+    with pytest.raises(ValueError, match=r"rewards\[0\] / scale\[0\] = 1e\+300 / 1e-10 overflows float64"):
+        compute_advantages([1e300, 0.0], 2, "grpo", scale=[1e-10, 1.0])
