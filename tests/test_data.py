@@ -172,6 +172,15 @@ def test_write_jsonl_roundtrip_is_atomic(tmp_path):
         (['{"text": "q"}'], "line 1: missing field 'query' (or 'prompt')"),
         (['[1, 2]'], "line 1: expected a JSON object"),
         (['{"query": "q", "label": "a", "score": 1, "total": NaN}'], "line 1: field 'total' must be finite"),
+        # refused since the robustness pass (docs/robustness.md); tests/test_data_files.py has the rest
+        (['{"query": "q", "label": NaN, "score": 1, "total": 2}'], "line 1: field 'label' must be finite, got NaN"),
+        (['{"query": "q", "label": "a", "score": 1, "score": 2, "total": 2}'],
+         "line 1: duplicate key 'score' in one object (values 1 and 2; JSON would keep only the last)"),
+        (['{"query": "q", "label": "a", "score": 1, "total": 2}',
+          '{"query": "q", "label": "$$", "score": 1, "total": 2}'],
+         "line 2: label '$$' cannot be matched by any answer"),
+        (['{"query": "q, "label": "a"}'], "line 1: not valid JSON (Expecting ',' delimiter at column 16)"),
+        (['{"query": "q'], "line 1: not valid JSON (Invalid control character at column 13)"),
         ([], ": no examples"),
         (['', '   '], ": no examples"),
     ],
@@ -184,6 +193,13 @@ def test_bad_input_names_file_and_line(tmp_path, lines, message):
     assert msg.startswith(path), msg
     assert message in msg, msg
     assert isinstance(info.value, ValueError)
+
+
+def test_numeric_labels_are_text(tmp_path):
+    path = _write(tmp_path, "data.jsonl", ['{"query": "q", "label": 42, "score": 1, "total": 2}',
+                                           '{"prompt": "q", "answer": 4.0, "value": 0.5}',
+                                           '{"prompt": "q", "answer": -2.5, "value": 0.5}'])
+    assert [e.answer for e in read_jsonl(path)] == ["42", "4", "-2.5"]
 
 
 def test_missing_file(tmp_path):
