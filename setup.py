@@ -86,11 +86,14 @@ setup(
         "numpy",
         "transformers>=4.40",
         "tqdm",
+        # the default run draws its PNG plots (rlev_fast/plots.py); TensorBoard stays optional
+        "matplotlib",
         'triton>=3.0; platform_system == "Linux"',
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6", "matplotlib"],
-        "plots": ["matplotlib"],
+        "dev": ["pytest>=7", "hypothesis>=6"],
+        "plots": [],  # kept so that `pip install rlev_fast[plots]` still works: matplotlib is a dependency now
+        "tensorboard": ["tensorboard"],
     },
     zip_safe=False,
 )

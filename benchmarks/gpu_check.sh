@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # GPU check: every test marked `gpu` (Triton loss kernels, chunked backend, the trainer on CUDA), then
-# the GPU benchmark (bench_loss.py --quick).
-# Budget: under 9 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s).
+# the GPU benchmark (bench_loss.py --quick), then the rollout benchmark (bench_rollout.py on CUDA).
+# Budget: under 10 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s, rollout
+# benchmark <= 150 s).
 # Assumes NO network on the GPU machine: the package is used from the tree (PYTHONPATH) when an
 # offline editable install fails, and Liger-Kernel / pytest are used only if already installed.
-# Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json.
+# Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json,
+# bench_rollout_stdout.txt, bench_rollout.json.
 # Exit status: 0 all good; 1 tests or benchmark failed; 2 no CUDA device (nothing was run).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,19 @@ timeout 270 "$PY" benchmarks/bench_loss.py --quick \
     --out-md "$OUTDIR/bench_loss.md" --out-json "$OUTDIR/bench_loss.json" > "$OUTDIR/bench_stdout.txt" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { log "benchmark failed or timed out (rc=$rc); partial table below"; status=1; tail -n 20 "$OUTDIR/bench_stdout.txt" >&2; }
+
+# Rollout throughput on CUDA (bench_rollout.py): hf-cached and hf on the GPU; vllm is skipped, with
+# the reason in the table and the JSON, since this machine has no vLLM (no network to install it).
+# ~1 min on an H200 (tiny policy, 16 prompts x 8, 48 tokens).
+log "rollout benchmark (bench_rollout.py --device cuda)"
+timeout 150 "$PY" benchmarks/bench_rollout.py --device cuda --repeats 6 > "$OUTDIR/bench_rollout_stdout.txt" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then
+    tail -n 1 "$OUTDIR/bench_rollout_stdout.txt" > "$OUTDIR/bench_rollout.json"
+    grep -A8 "^rollout tokens/s" "$OUTDIR/bench_rollout_stdout.txt" >&2
+else
+    log "rollout benchmark failed or timed out (rc=$rc)"; status=1; tail -n 20 "$OUTDIR/bench_rollout_stdout.txt" >&2
+fi
 
 echo "gpu_check status: $status" > "$OUTDIR/gpu_check_status.txt"
 if [ -f "$OUTDIR/bench_loss.md" ]; then

@@ -10,7 +10,11 @@ Layout of a run folder:
 A checkpoint is written to a temporary folder, every file fsynced, then renamed into place: a
 rename within one filesystem is atomic, so a crash (even SIGKILL) leaves either the complete new
 checkpoint or none, never a half-written one. `latest_checkpoint` ignores temporary folders and
-any folder without meta.json; `cleanup_temporaries` removes what a killed run left behind.
+any folder without meta.json; `cleanup_temporaries` removes what a killed run left behind (at the
+start of every run in the folder, new or resumed; not the folders of a live process: their name
+carries the writer's pid). A checkpoint whose files do not load (a disk that lost its tail, a file
+edited by hand) is skipped by `load_latest_state`: the run continues from the newest one that loads,
+and the unreadable one is moved aside to checkpoints/unreadable-step_XXXXXX.
 
 This module owns saving, loading and resuming: `save_checkpoint` is the one writer (one process or
 all ranks of a torchrun job), `save_state` / `load_state` write and read a trainer's state (any
@@ -24,14 +28,19 @@ import os
 import random
 import re
 import shutil
-from typing import Any, Dict, List, Optional
+import sys
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from . import distributed as D
 
 CKPT_RE = re.compile(r"^step_(\d{6,})$")
+# what a save in progress (or a killed one) leaves: the temporary folder, and the old copy of a step
+# being re-saved; both carry the writer's pid
+TEMP_RE = re.compile(r"^(?:\.tmp-step_\d{6,}-(\d+)|step_\d{6,}\.old-(\d+))$")
 META = "meta.json"
+UNREADABLE_PREFIX = "unreadable-"
 
 
 class CheckpointError(RuntimeError):
@@ -184,32 +193,93 @@ def save_state(out_dir: str, step: int, state, info: D.DistInfo, keep: int = 0) 
                            rank_files={_rng_file(info.rank): get_rng_state()}, info=info)
 
 
-def load_state(path: str, state, info: D.DistInfo) -> None:
-    """Loads a checkpoint written by `save_state` into `state`, and this rank's RNG state (a
-    checkpoint of another world size has none for some ranks: they are reseeded, with a warning)."""
-    state.load_state_dict({k: load_file(path, name) for k, name in STATE_FILES.items()})
-    rng = os.path.join(path, _rng_file(info.rank))
-    if os.path.exists(rng):
-        set_rng_state(load_file(path, _rng_file(info.rank)))
-    elif info.is_main:
-        import sys
+def read_state(path: str, info: D.DistInfo) -> Tuple[Dict[str, Any], Optional[Any]]:
+    """The files of a checkpoint written by `save_state`, read into memory (nothing applied yet):
+    ({"model", "optimizer", "trainer"}, this rank's RNG state or None). A file that does not load is a
+    CheckpointError naming it."""
+    sd = {k: load_file(path, name) for k, name in STATE_FILES.items()}
+    rng = load_file(path, _rng_file(info.rank)) if os.path.exists(os.path.join(path, _rng_file(info.rank))) else None
+    return sd, rng
 
+
+def _apply_state(path: str, state, info: D.DistInfo, sd: Dict[str, Any], rng: Optional[Any]) -> None:
+    state.load_state_dict(sd)
+    if rng is not None:
+        set_rng_state(rng)
+    elif info.is_main:
         print(f"[rlev_fast] warning: {path} has no {_rng_file(info.rank)} (saved with another world size); "
               "sampling RNG reseeded", file=sys.stderr)
 
 
+def load_state(path: str, state, info: D.DistInfo) -> None:
+    """Loads a checkpoint written by `save_state` into `state`, and this rank's RNG state (a
+    checkpoint of another world size has none for some ranks: they are reseeded, with a warning).
+    Every file is read before anything is applied: a bad file leaves `state` as it was."""
+    _apply_state(path, state, info, *read_state(path, info))
+
+
+def load_latest_state(out_dir: str, state, info: D.DistInfo) -> str:
+    """Loads the newest checkpoint of `out_dir` whose files all load (on every rank) and returns its
+    path. A newer one that does not load is skipped with a warning naming the bad file, and moved
+    aside to checkpoints/unreadable-step_XXXXXX (so that `keep` cannot prune the good ones in its
+    favour, and a later resume does not trip on it again). None loads: a CheckpointError naming each
+    bad file, and nothing is moved. A collective."""
+    paths = list_checkpoints(out_dir)[::-1]
+    if not paths:
+        raise CheckpointError(f"--resume: no complete checkpoint in {checkpoint_dir(out_dir)}")
+    failures = []
+    for i, path in enumerate(paths):
+        try:
+            loaded, err = read_state(path, info), None
+        except CheckpointError as exc:
+            loaded, err = None, str(exc)
+        errs = [e for e in D.all_gather_objects(err) if e]
+        if not errs:
+            if failures and info.is_main:
+                for bad_path, _ in failures:
+                    aside = _move_aside(bad_path)
+                    print(f"[rlev_fast] moved the unreadable {bad_path} to {aside} (rename it back to retry it; "
+                          "delete it to free the space)", file=sys.stderr, flush=True)
+            D.barrier()
+            _apply_state(path, state, info, *loaded)
+            return path
+        failures.append((path, errs[0]))
+        if info.is_main:
+            nxt = f"trying the previous one, {paths[i + 1]}" if i + 1 < len(paths) else "no older checkpoint"
+            print(f"[rlev_fast] warning: skipping checkpoint {path}: {errs[0]}; {nxt}", file=sys.stderr, flush=True)
+        loaded = None
+    raise CheckpointError(f"--resume: no checkpoint in {checkpoint_dir(out_dir)} loads: "
+                          + "; ".join(err for _, err in failures))
+
+
+def _move_aside(path: str) -> str:
+    parent, name = os.path.split(path)
+    aside = os.path.join(parent, UNREADABLE_PREFIX + name)
+    if os.path.exists(aside):
+        aside += f"-{os.getpid()}"
+    os.rename(path, aside)
+    return aside
+
+
 def resume_checkpoint(out_dir: str, resume: bool, info: D.DistInfo) -> Optional[str]:
-    """The checkpoint a run continues from: the latest complete one with `resume` (after removing what
-    a killed save left behind), None for a new run. A new run in a folder that already holds
-    checkpoints, or a resume without any, is a CheckpointError."""
+    """The checkpoint a run continues from: the latest complete one with `resume`, None for a new run.
+    Either way it first removes what a killed save left behind (saying so). A new run in a folder
+    that already holds checkpoints, or a resume without any, is a CheckpointError. `load_latest_state`
+    falls back to an older checkpoint when this one's files do not load."""
+    if info.is_main:
+        removed, live = clean_temporaries(out_dir)
+        if removed:
+            print(f"[rlev_fast] removed {len(removed)} unfinished checkpoint folder(s) a killed run left in "
+                  f"{checkpoint_dir(out_dir)}: {', '.join(removed)}", file=sys.stderr, flush=True)
+        for name, pid in live:
+            print(f"[rlev_fast] warning: {os.path.join(checkpoint_dir(out_dir), name)} is being written by process "
+                  f"{pid}, which is running: is another run using this --out?", file=sys.stderr, flush=True)
+    D.barrier()
     if not resume:
         if list_checkpoints(out_dir):
             raise CheckpointError(f"{out_dir} already holds checkpoints of a run: pass --resume to continue it, "
                                   "or another --out")
         return None
-    if info.is_main:
-        cleanup_temporaries(out_dir)
-    D.barrier()
     path = latest_checkpoint(out_dir)
     if path is None:
         raise CheckpointError(f"--resume: no complete checkpoint in {checkpoint_dir(out_dir)}")
@@ -218,15 +288,25 @@ def resume_checkpoint(out_dir: str, resume: bool, info: D.DistInfo) -> Optional[
 
 def check_resume_config(out_dir: str, new: Dict[str, Any], keys) -> None:
     """A resumed run must draw the same data in the same order: the (section, field) `keys` of the
-    new config dict must equal those in the run's config.json."""
+    new config dict must equal those in the run's config.json. An unreadable config.json is an error
+    naming it: the checkpoints do not record these settings, so without it nothing can be checked."""
     path = os.path.join(out_dir, "config.json")
     if not os.path.exists(path):
         return
-    with open(path) as f:
-        old = json.load(f)
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        if not isinstance(old, dict):
+            raise ValueError(f"a JSON {type(old).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(
+            f"--resume: cannot read {path} ({exc}); it records the settings a resumed run must keep "
+            f"({', '.join(f'{sec}.{key}' for sec, key in keys)}): restore it, or delete it to resume without "
+            "that check") from None
     for sec, key in keys:
-        if old.get(sec, {}).get(key) != new[sec][key]:
-            raise CheckpointError(f"--resume: {sec}.{key} was {old.get(sec, {}).get(key)!r} in {path} but is "
+        old_sec = old.get(sec) if isinstance(old.get(sec), dict) else {}
+        if old_sec.get(key) != new[sec][key]:
+            raise CheckpointError(f"--resume: {sec}.{key} was {old_sec.get(key)!r} in {path} but is "
                                   f"{new[sec][key]!r} now; pass the same value to continue the run")
 
 
@@ -257,16 +337,45 @@ def latest_checkpoint(out_dir: str) -> Optional[str]:
     return ckpts[-1] if ckpts else None
 
 
-def cleanup_temporaries(out_dir: str) -> List[str]:
-    """Removes the temporary folders a killed save left behind; returns what it removed."""
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def clean_temporaries(out_dir: str) -> Tuple[List[str], List[Tuple[str, int]]]:
+    """Removes the temporary folders a killed save left behind. A folder whose writer (the pid in its
+    name) is alive and is not this process is being written now: it stays. Returns (removed names,
+    [(kept name, its live pid)]). A pid reused by an unrelated process keeps a stale folder until
+    that process ends."""
     root = checkpoint_dir(out_dir)
-    removed = []
+    removed, live = [], []
     if os.path.isdir(root):
-        for name in os.listdir(root):
-            if name.startswith(".tmp-") or ".old-" in name:
-                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-                removed.append(name)
-    return removed
+        for name in sorted(os.listdir(root)):
+            m = TEMP_RE.match(name)
+            if not m:
+                continue
+            pid = int(m.group(1) or m.group(2))
+            if pid != os.getpid() and _pid_alive(pid):
+                live.append((name, pid))
+                continue
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            removed.append(name)
+    return removed, live
+
+
+def cleanup_temporaries(out_dir: str) -> List[str]:
+    """Removes the temporary folders a killed save left behind (not those of a live process); returns
+    what it removed."""
+    return clean_temporaries(out_dir)[0]
 
 
 def read_meta(path: str) -> Dict[str, Any]:
@@ -282,4 +391,7 @@ def load_file(path: str, name: str) -> Any:
     try:
         return torch.load(full, map_location="cpu", weights_only=False)
     except Exception as exc:  # a truncated or foreign file
-        raise CheckpointError(f"cannot read {full}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(reason) > 160:  # torch's zip reader appends a paragraph of advice
+            reason = reason.split(". ")[0]
+        raise CheckpointError(f"cannot read {full} ({reason})") from exc

@@ -61,7 +61,12 @@ def init_distributed(mode: str = "auto", device_type: str = "cpu") -> DistInfo:
         if device_type == "cuda":
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30))
+        global _OWN_GROUP
+        _OWN_GROUP = True
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, mode="ddp" if mode == "auto" else mode)
+
+
+_OWN_GROUP = False  # the default process group is the trainer's (init_distributed made it)
 
 
 def dist_is_on() -> bool:
@@ -71,10 +76,16 @@ def dist_is_on() -> bool:
 def cleanup() -> None:
     """Leave together: a rank that destroys its process group while another is still in a collective
     or writing its results aborted now and then at exit with gloo ("terminate called without an
-    active exception", SIGABRT, about 1 run in 4 of the 2-process test before this barrier)."""
-    if dist.is_initialized():
+    active exception", SIGABRT, about 1 run in 4 of the 2-process test before this barrier).
+
+    Only a group the trainer created: one that a library made in this process (vLLM's in-process
+    engine sets up its own world-size-1 group) is that library's to tear down ("Invalid process
+    group specified" otherwise)."""
+    global _OWN_GROUP
+    if _OWN_GROUP and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+    _OWN_GROUP = False
 
 
 def barrier() -> None:

@@ -14,7 +14,9 @@ training targets themselves. It has no chat template, so `data.format_prompt` gi
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from typing import Any, Optional, Tuple
 
 import torch
@@ -131,17 +133,135 @@ def _finish(model, tokenizer, device, dtype):
     return model, tokenizer
 
 
+class ModelSourceError(ValueError):
+    """--model names nothing that can be loaded; the message (one line) says what was wrong."""
+
+
+_HUB_PROBE_TIMEOUT_S = 10.0
+_HUB_OK: set = set()  # hub ids found on the hub in this process
+
+
+def _hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as set now or when huggingface_hub was imported."""
+    if any(os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_HUB_OFFLINE",
+                                                                                         "TRANSFORMERS_OFFLINE")):
+        return True
+    try:
+        import huggingface_hub
+
+        return bool(huggingface_hub.is_offline_mode())
+    except (ImportError, AttributeError):
+        return False
+
+
+def _check_model_folder(path: str, name: str) -> None:
+    """A local --model folder must hold save_pretrained files; a rlev_fast checkpoint or run folder
+    is named as such, with what to pass instead."""
+    if os.path.isfile(os.path.join(path, "config.json")):
+        try:
+            import json
+
+            with open(os.path.join(path, "config.json")) as f:
+                cfg = json.load(f)
+        except (OSError, ValueError):
+            cfg = {}
+        if isinstance(cfg, dict) and "resolved" in cfg and "run" in cfg:  # a run folder's config.json
+            final = os.path.join(name, "final")
+            raise ModelSourceError(f"--model {name} is a training run folder, not a model folder; its trained model "
+                                   f"is {final}" + ("" if os.path.isdir(os.path.join(path, "final")) else
+                                                     " (not there: the run has not finished, or ran with --no-save-final)"))
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isfile(os.path.join(path, "meta.json")) and os.path.isfile(os.path.join(path, "model.pt")):
+        run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else None
+        if run is not None:
+            run = os.path.relpath(run) if not os.path.isabs(name) else run
+            raise ModelSourceError(f"--model {name} is a training checkpoint (rlev_fast's model.pt, not save_pretrained "
+                                   f"files); use {os.path.join(run, 'final')}, or continue the run with --out {run} "
+                                   "--resume")
+        raise ModelSourceError(f"--model {name} is a training checkpoint (rlev_fast's model.pt, not save_pretrained "
+                               "files); use the run's final/ folder, or --out <run> --resume")
+    raise ModelSourceError(f"--model {name}: the folder holds no config.json, so it is not a save_pretrained model "
+                           "folder")
+
+
+def check_model_source(name: str) -> str:
+    """Where --model `name` loads from: "local" (a folder) or "hub" (a hub id, cached or reachable).
+    Anything else is a ModelSourceError with a one-line reason, found quickly: a name that looks
+    like a path (starts with . / ~, or is not a valid hub id) is only looked up on disk; a hub id
+    that is no folder is looked up in the hub cache, then (unless HF_HUB_OFFLINE=1) asked of the hub
+    once with a short timeout, instead of transformers' retries (~50 s without a network)."""
+    path = os.path.expanduser(name)
+    if os.path.isdir(path):
+        _check_model_folder(path, name)
+        return "local"
+    if name in _HUB_OK:  # asked once per process (the trainer checks at startup, load_policy again)
+        return "hub"
+    if os.path.exists(path):
+        raise ModelSourceError(f"--model {name} is a file; it must be a model folder (save_pretrained) or a hub id")
+    looks_local = name.startswith((".", "/", "~")) or (os.sep in name and name.count("/") != 1) or \
+        (os.altsep is not None and os.altsep != "/" and os.altsep in name)
+    try:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(name)
+        valid_id = True
+    except ImportError:
+        valid_id = not looks_local
+    except Exception:  # HFValidationError: not a hub id
+        valid_id = False
+    if looks_local or not valid_id:
+        raise ModelSourceError(f"--model {name}: no such model folder")
+    missing = f"--model {name}: no such model folder"
+    try:
+        import huggingface_hub
+
+        huggingface_hub.hf_hub_download(name, "config.json", local_files_only=True)
+        return "hub"  # in the hub cache
+    except ImportError:
+        return "hub"
+    except Exception:
+        pass
+    if _hub_offline():
+        raise ModelSourceError(f"{missing}, and not in the hub cache (HF_HUB_OFFLINE is set: the hub is not asked)")
+    try:
+        huggingface_hub.model_info(name, timeout=_HUB_PROBE_TIMEOUT_S)
+        _HUB_OK.add(name)
+    except Exception as exc:  # no network, no such repo, gated, ...
+        kind = type(exc).__name__
+        if "RepositoryNotFound" in kind:
+            reason = "no such model on the hub"
+        elif "Gated" in kind:
+            reason = "a gated model: accept its terms on the hub and log in (hf auth login)"
+        else:
+            msg = (str(exc).strip().splitlines() or [""])[0]
+            reason = f"{kind}: {msg}" if msg else kind
+            if "Connect" in kind or "Timeout" in kind:
+                reason = f"no connection ({reason}); HF_HUB_OFFLINE=1 uses the hub cache only"
+        raise ModelSourceError(f"{missing}, and it could not be fetched from the hub: {reason}") from None
+    return "hub"
+
+
 def load_policy(name_or_path: str, device: Any = "cpu", dtype: torch.dtype = torch.float32) -> Tuple[Any, Any]:
-    """(model, tokenizer) for a causal LM: a local folder or a hub id (hub needs network).
-    Sets pad to eos where the tokenizer has no pad token; left padding for generation."""
+    """(model, tokenizer) for a causal LM: a local folder or a hub id (hub needs network or its
+    cache). Sets pad to eos where the tokenizer has no pad token; left padding for generation. A name
+    that loads nothing is a ModelSourceError that says why (`check_model_source`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    local = os.path.isdir(name_or_path)
-    if not local and os.path.sep in name_or_path and not name_or_path.count("/") == 1:
-        raise FileNotFoundError(f"no model folder at {name_or_path}")
+    local = check_model_source(name_or_path) == "local"
+    path = os.path.expanduser(name_or_path) if local else name_or_path
     kwargs = {"local_files_only": True} if local else {}
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        if not local:
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelSourceError(f"--model {name_or_path}: cannot load its tokenizer: {reason}") from exc
+    # transformers' "Loading weights" bar: on a terminal only (in a log file it is one long line)
+    quiet = not (callable(getattr(sys.stderr, "isatty", None)) and sys.stderr.isatty())
+    with _quiet_progress() if quiet else contextlib.nullcontext():
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kwargs)
     return _finish(model, tokenizer, device, dtype)
 
 

@@ -31,9 +31,17 @@ Launch:
                                  # (under torchrun write --num-completions, not --n)
     python -m rlev_fast.train --out runs/x --resume          # continue from the latest checkpoint
 
-Outputs in --out (default runs/<timestamp>): config.json (resolved), metrics.jsonl (one row per
-step), eval_before.json / eval_after.json, checkpoints/step_XXXXXX (atomic), final/
-(save_pretrained), TensorBoard events and PNG plots when those packages are installed.
+Outputs in --out (default runs/<timestamp>; printed at the start and at the end): config.json
+(resolved), metrics.jsonl (one row per step), eval_before.json / eval_after.json, table.txt,
+checkpoints/step_XXXXXX (atomic), final/ (save_pretrained), PNG plots (training_curves.png: reward,
+loss, KL, entropy, clip fraction, gradient norm, tokens/s, time per step; hacc_acc.png,
+length_by_value.png, eos_profile.png; rlev_fast/plots.py), and TensorBoard events when tensorboard
+is installed (the run says so when it is not).
+
+What the run checks before it loads the model, so that a mistake costs seconds, not a traceback
+after startup: --model names a model folder or a hub id (policy.check_model_source), --out is
+writable, --n suits the estimator, and a resumed run's config.json and metrics.jsonl are readable.
+Ctrl-C during startup exits with one line (status 130).
 
 The pieces live in rlev_fast/trainer/: config (the dataclasses; the CLI is generated from them),
 trunk (the model forward the loss trains), update (one RL update), step (one RL step), evaluation,
@@ -45,9 +53,17 @@ import copy
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any, Dict, Optional, Sequence
+
+if __name__ == "__main__":  # python -m rlev_fast.train: Ctrl-C while the imports below run is one line
+    def _interrupted_while_importing(signum, frame):
+        print("\n[rlev_fast] interrupted during startup; nothing written", file=sys.stderr, flush=True)
+        raise SystemExit(130)
+
+    signal.signal(signal.SIGINT, _interrupted_while_importing)
 
 import torch
 
@@ -58,9 +74,10 @@ from .trainer.cli import build_parser, parse_args
 from .trainer.config import (RESUME_KEYS, AlgoConfig, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig,
                              config_from_dict)
 from .trainer.data import DataStream, load_data
-from .trainer.evaluation import evaluate, fmt, format_table
-from .trainer.metrics_log import MetricsLog, write_json
-from .trainer.runtime import Runtime, StopFlag, TrainingError, make_scheduler, setup_runtime
+from .trainer.evaluation import evaluate, format_table
+from .trainer.metrics_log import MetricsLog, Progress, read_metrics_rows, write_json
+from .trainer.runtime import (Runtime, StartupInterrupt, StopFlag, TrainingError, catch_startup_interrupt,
+                              make_scheduler, setup_runtime)
 from .trainer.state import TrainState, save_final_model
 from .trainer.step import Policy, TrainSet, rl_step
 from .trainer.trunk import PolicyTrunk
@@ -81,11 +98,67 @@ def resolve_config(cfg: TrainConfig, rt: Runtime, out_dir: str) -> TrainConfig:
     return dataclasses.replace(cfg, algo=algo, run=dataclasses.replace(cfg.run, out=out_dir))
 
 
+def _log(msg: str, info: D.DistInfo) -> None:
+    """A status line on stderr, from the main process only."""
+    if info.is_main:
+        print(f"[rlev_fast] {msg}", file=sys.stderr, flush=True)
+
+
+def on_main(fn, info: D.DistInfo) -> Any:
+    """Runs fn() on the main process; an error there is raised on every process (so that no process
+    waits at a barrier for one that failed). Returns fn's value on the main process."""
+    err, value = None, None
+    if info.is_main:
+        try:
+            value = fn()
+        except (OSError, ValueError, TrainingError, ckpt.CheckpointError) as exc:
+            err = exc
+    err = D.broadcast_object(err)
+    if err is not None:
+        raise err
+    return value
+
+
+def check_out_dir(out_dir: str) -> None:
+    """--out exists (created here) and takes files: a TrainingError with one line otherwise, raised
+    before the model is loaded, not as a PermissionError traceback after training started."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise TrainingError(f"--out {out_dir} is a file, not a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        for folder in (out_dir, ckpt.checkpoint_dir(out_dir)):
+            if os.path.isdir(folder):
+                probe = os.path.join(folder, f".write-test-{os.getpid()}")
+                with open(probe, "w") as f:
+                    f.write("ok")
+                os.remove(probe)
+    except OSError as exc:
+        where = exc.filename if isinstance(exc.filename, str) else out_dir
+        raise TrainingError(f"--out {out_dir}: cannot write there ({exc.strerror or exc}: {where}); pick another "
+                            "--out or make the folder writable") from None
+
+
+def _read_eval_before(path: str) -> Optional[Dict[str, Any]]:
+    """A resumed run's eval_before.json; unreadable: a warning, and the table has no before column
+    (the model it measured is gone: it cannot be evaluated again)."""
+    try:
+        with open(path) as f:
+            res = json.load(f)
+        if isinstance(res, dict) and "n" in res:
+            return res
+        reason = "not an evaluation result"
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc)
+    print(f"[rlev_fast] warning: cannot read {path} ({reason}); the before column of the table is left out",
+          file=sys.stderr, flush=True)
+    return None
+
+
 def build_policy(cfg: TrainConfig, rt: Runtime, train_examples, test_examples):
     """The policy model, its trunk (wrapped for DDP / FSDP2), a frozen reference for the KL penalty,
     the optimizer, the schedule and the rollout engine."""
-    from .policy import load_default_policy, load_policy
-    from .rollout import make_rollout
+    from .policy import ASSET_DIR, load_default_policy, load_policy
+    from .rollout import RolloutBackendUnavailable, make_rollout
 
     M, O, R, A = cfg.model, cfg.optim, cfg.run, cfg.algo
     dtype = DTYPES[M.dtype]
@@ -108,10 +181,15 @@ def build_policy(cfg: TrainConfig, rt: Runtime, train_examples, test_examples):
         with torch.no_grad():
             ids = torch.ones(1, 2, dtype=torch.long, device=rt.device)
             trunk(ids, torch.ones_like(ids), 1)
-    rollout = make_rollout(cfg.rollout, model, tokenizer, model_path=M.name, seed=R.seed,
-                           dtype="bfloat16" if rt.use_bf16 else "auto",
-                           add_special_tokens=needs_special_tokens(tokenizer, [*train_examples, *test_examples]),
-                           fsdp_root=trunk if rt.info.mode == "fsdp2" else None)
+    # dtype: the trainer's compute dtype (bf16 autocast, else the parameters'); vllm's --vllm-dtype
+    # auto follows it (vLLM's own auto would make a float32 policy bfloat16).
+    try:
+        rollout = make_rollout(cfg.rollout, model, tokenizer, model_path=M.name or ASSET_DIR, seed=R.seed,
+                               dtype="bfloat16" if rt.use_bf16 else ("float32" if M.dtype == "auto" else M.dtype),
+                               add_special_tokens=needs_special_tokens(tokenizer, [*train_examples, *test_examples]),
+                               fsdp_root=trunk if rt.info.mode == "fsdp2" else None)
+    except RolloutBackendUnavailable as exc:  # one line (what to install), not a traceback
+        raise TrainingError(str(exc)) from None
     policy = Policy(trunk=trunk, optimizer=optimizer, scheduler=scheduler, rollout=rollout, ref_trunk=ref_trunk,
                     autocast=rt.autocast)
     return policy, tokenizer
@@ -121,15 +199,24 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     """One run, top-down. Returns {"out", "steps_done", "before", "after", "table", ...}."""
     rt = setup_runtime(cfg)
     info = rt.info
+    if rt.device.type == "cpu":
+        _log(rt.threads_note(), info)
 
-    # -- output folder, resume point, resolved config -----------------------------------------------
+    # -- checks before anything is written or loaded: the model's source, the output folder ----------
+    if cfg.model.name:
+        from .policy import check_model_source
+
+        check_model_source(cfg.model.name)
     out_dir = D.broadcast_object(cfg.run.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
-    if info.is_main:
-        os.makedirs(out_dir, exist_ok=True)
+    on_main(lambda: check_out_dir(out_dir), info)
     D.barrier()
+    _log(f"run folder: {out_dir}" + (" (resuming)" if cfg.run.resume else ""), info)
+
+    # -- resume point (the newest intact checkpoint is found when the state is loaded), resolved config
     resume_path = ckpt.resume_checkpoint(out_dir, cfg.run.resume, info)
     if resume_path is not None:
-        ckpt.check_resume_config(out_dir, cfg.to_dict(), RESUME_KEYS)
+        on_main(lambda: ckpt.check_resume_config(out_dir, cfg.to_dict(), RESUME_KEYS), info)
+        on_main(lambda: read_metrics_rows(os.path.join(out_dir, "metrics.jsonl"), warn=False), info)
     cfg = resolve_config(cfg, rt, out_dir)
     R, A = cfg.run, cfg.algo
     if info.is_main:
@@ -155,7 +242,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     # -- resume --------------------------------------------------------------------------------------
     if resume_path is not None:
-        ckpt.load_state(resume_path, state, info)
+        resume_path = ckpt.load_latest_state(out_dir, state, info)  # newest first, skipping unreadable ones
         policy.rollout.sync_weights(policy.trunk)
         if info.is_main:
             print(f"[rlev_fast] resumed from {resume_path} (step {state.step}, {state.stream.position} prompts "
@@ -170,8 +257,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         before_path = os.path.join(out_dir, "eval_before.json")
         if R.eval:
             if resume_path is not None and os.path.exists(before_path):
-                with open(before_path) as f:
-                    before = json.load(f)
+                before = _read_eval_before(before_path) if info.is_main else None
             else:
                 before = run_eval()
                 if info.is_main:
@@ -179,11 +265,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         result["before"] = before
 
         # -- the RL loop -----------------------------------------------------------------------------
-        bar = None
-        if info.is_main and R.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=R.steps, initial=state.step, desc="RL", dynamic_ncols=True)
+        # a tqdm bar on a terminal, a plain line every few steps in a log file
+        progress = Progress(R.steps, state.step) if info.is_main and R.progress else None
         last_saved = state.step if resume_path else None
         while state.step < R.steps and not stop.any_rank():
             # this step's prompts: the global batch, this rank's slice of it
@@ -197,16 +280,14 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             state.step += 1
             log.write({"step": state.step, "data_position": state.stream.position,
                        "lr": policy.scheduler.get_last_lr()[0], **row})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(step=state.step, reward=f"{row['reward']:.3f}", h_acc=fmt(row["h_acc"], True),
-                                tok_s=f"{row['tokens_per_s']:.0f}")
+            if progress is not None:
+                progress.update(state.step, row)
             result["steps_done"] = state.step
             if R.save_every and state.step % R.save_every == 0 and state.step < R.steps:
                 ckpt.save_state(out_dir, state.step, state, info, keep=R.keep_checkpoints)
                 last_saved = state.step
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
 
         # -- end (or Ctrl-C): checkpoint, evaluation, final model ---------------------------------------
         if last_saved != state.step:
@@ -233,7 +314,18 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             if R.plots:
                 from .plots import plot_run
 
-                result["plots"] = plot_run(out_dir)
+                try:
+                    result["plots"] = plot_run(out_dir)
+                except Exception as exc:  # everything is saved: a failed figure must not fail the run
+                    result["plots"] = []
+                    _log(f"warning: plots failed ({type(exc).__name__}: {exc}); retry with python -m rlev_fast.plots "
+                         f"{out_dir}", info)
+                if result["plots"]:
+                    _log(f"plots in {out_dir}: " + ", ".join(os.path.basename(p) for p in result["plots"]), info)
+            outputs = [n + ("/" if os.path.isdir(os.path.join(out_dir, n)) else "") for n in sorted(os.listdir(out_dir))
+                       if not n.startswith(".") and not n.endswith(".png")]
+            _log(f"done: {state.step} step{'s' if state.step != 1 else ''}; run folder {out_dir}: {', '.join(outputs)}",
+                 info)
         return result
     finally:
         stop.restore()
@@ -241,23 +333,39 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    old_handler = signal.getsignal(signal.SIGINT)
+    catch_startup_interrupt()  # until the RL loop's StopFlag takes over: Ctrl-C is one line, status 130
     try:
-        cfg = parse_args(argv)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = train(cfg)
-    except (DataError, FileNotFoundError, TrainingError, ckpt.CheckpointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("\n[rlev_fast] aborted (second Ctrl-C); no checkpoint written for this step", file=sys.stderr)
+        try:
+            cfg = parse_args(argv)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            result = train(cfg)
+        except StartupInterrupt:
+            print("\n[rlev_fast] interrupted during startup, before the first RL step: no checkpoint written",
+                  file=sys.stderr, flush=True)
+            return 130
+        except (DataError, FileNotFoundError, TrainingError, ckpt.CheckpointError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        except KeyboardInterrupt:
+            print("\n[rlev_fast] aborted (second Ctrl-C); no checkpoint written for this step", file=sys.stderr)
+            return 130
+        finally:
+            D.cleanup()
+        return 130 if result.get("interrupted") else 0
+    except StartupInterrupt:  # while parsing the command line
+        print("\n[rlev_fast] interrupted during startup; nothing written", file=sys.stderr, flush=True)
         return 130
     finally:
-        D.cleanup()
-    return 130 if result.get("interrupted") else 0
+        try:
+            signal.signal(signal.SIGINT, old_handler if old_handler is not None else signal.default_int_handler)
+        except (ValueError, TypeError):  # not the main thread
+            pass
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the imports are done
     sys.exit(main())

@@ -30,21 +30,66 @@ def test_save_latest_load_and_keep(tmp_path):
         ckpt.load_file(last, "optimizer.pt")
 
 
+def _dead_pid():
+    """The pid of a process that has ended (so that no live process owns a folder named with it)."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
 def test_partial_checkpoints_are_ignored_and_cleaned(tmp_path):
     out = str(tmp_path)
     ckpt.save_checkpoint(out, 4, {"model.pt": {"w": torch.ones(2)}})
     root = ckpt.checkpoint_dir(out)
     # a save killed mid-write: a temporary folder, and a final-named folder without meta.json
-    os.makedirs(os.path.join(root, ".tmp-step_000005-999"))
-    torch.save({"w": torch.zeros(2)}, os.path.join(root, ".tmp-step_000005-999", "model.pt"))
+    tmp = f".tmp-step_000005-{_dead_pid()}"
+    os.makedirs(os.path.join(root, tmp))
+    torch.save({"w": torch.zeros(2)}, os.path.join(root, tmp, "model.pt"))
     os.makedirs(os.path.join(root, "step_000006"))
     assert os.path.basename(ckpt.latest_checkpoint(out)) == "step_000004"
-    assert ckpt.cleanup_temporaries(out) == [".tmp-step_000005-999"]
+    assert ckpt.cleanup_temporaries(out) == [tmp]
     # a truncated file is reported, not unpickled into garbage
     with open(os.path.join(root, "step_000004", "model.pt"), "wb") as f:
         f.write(b"\x80\x02trunc")
     with pytest.raises(ckpt.CheckpointError, match="cannot read"):
         ckpt.load_file(os.path.join(root, "step_000004"), "model.pt")
+
+
+def test_cleanup_keeps_the_folders_of_a_live_writer(tmp_path):
+    """The pid in a temporary folder's name is its writer's: a live one (not this process) is writing
+    it now; a dead one, or this process at startup (a reused pid), left it behind."""
+    out = str(tmp_path)
+    root = ckpt.checkpoint_dir(out)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = [f".tmp-step_000003-{_dead_pid()}", f".tmp-step_000003-{os.getpid()}",
+                 f".tmp-step_000003-{sleeper.pid}", f"step_000002.old-{_dead_pid()}", f"step_000002.old-{sleeper.pid}",
+                 ".tmp-notes", "step_000002"]
+        for n in names:
+            os.makedirs(os.path.join(root, n))
+        removed, live = ckpt.clean_temporaries(out)
+        assert sorted(removed) == sorted(names[:2] + [names[3]])
+        assert sorted(live) == sorted([(names[2], sleeper.pid), (names[4], sleeper.pid)])
+        assert sorted(os.listdir(root)) == sorted(names[2:3] + names[4:])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sorted(ckpt.cleanup_temporaries(out)) == sorted([names[2], names[4]])
+
+
+def test_unreadable_config_json_is_a_checkpoint_error_naming_it(tmp_path):
+    keys = (("run", "seed"),)
+    new = {"run": {"seed": 0}}
+    ckpt.check_resume_config(str(tmp_path), new, keys)  # none: nothing to check
+    for text, reason in (("{garbage", "Expecting property name"), ("[1, 2]", "a JSON list, not an object"),
+                         (b"\xff\xfe", "codec can't decode")):
+        path = tmp_path / "config.json"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with pytest.raises(ckpt.CheckpointError, match=f"cannot read {path} .*{reason}.*run.seed.*delete it"):
+            ckpt.check_resume_config(str(tmp_path), new, keys)
+    (tmp_path / "config.json").write_text('{"run": {"seed": 3}}')
+    with pytest.raises(ckpt.CheckpointError, match="run.seed was 3"):
+        ckpt.check_resume_config(str(tmp_path), new, keys)
 
 
 def test_resave_same_step_replaces_atomically(tmp_path):

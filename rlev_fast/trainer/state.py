@@ -46,9 +46,12 @@ def save_final_model(out_dir: str, trunk, tokenizer, info: D.DistInfo) -> None:
     """<out>/final: the trained model and its tokenizer, save_pretrained (a collective under FSDP2)."""
     import os
 
+    from ..policy import _quiet_progress
+
     state = D.model_state_dict(trunk)  # full weights
     if info.is_main:
         final = os.path.join(out_dir, "final")
-        D.unwrap(trunk).model.save_pretrained(final, state_dict=hf_keys(state))
-        tokenizer.save_pretrained(final)
+        with _quiet_progress():  # transformers' "Writing model shards" bar would follow the loop's output
+            D.unwrap(trunk).model.save_pretrained(final, state_dict=hf_keys(state))
+            tokenizer.save_pretrained(final)
     D.barrier()

@@ -2,6 +2,11 @@
 
     prompts -> rollout (n completions each) -> verify -> r = s(x) * correct -> advantages on the
     global batch -> update(s) -> weights to the rollout engine -> the step's metrics row
+
+A rollout engine with a `sleep()` method (vLLM on GPU) is put to sleep after its rollout, so that
+the update has its memory; its `sync_weights` wakes it. The row carries sync_s / sync_bytes (the
+weight push; 0 bytes for the HF backends, which sample from the training model itself) and the
+sampler / trainer log-prob gap (rollout_logprob_diff, rollout_logprob_diff_max; update.py).
 """
 from __future__ import annotations
 
@@ -63,6 +68,9 @@ def rl_step(policy: Policy, data: TrainSet, prompt_idx: Sequence[int], cfg: Trai
     # 1. rollout: n completions per prompt, groups consecutive
     t0 = time.time()
     batch = policy.rollout.generate([data.prompts[i] for i in prompt_idx])
+    sleep = getattr(policy.rollout, "sleep", None)
+    if callable(sleep):
+        sleep()
     t_rollout = time.time() - t0
     # 2. verify
     t0 = time.time()
@@ -80,19 +88,24 @@ def rl_step(policy: Policy, data: TrainSet, prompt_idx: Sequence[int], cfg: Trai
     t0 = time.time()
     upd = rl_update(policy.trunk, batch, adv, policy.optimizer, policy.scheduler, cfg, info, policy.ref_trunk,
                     policy.autocast, step=step + 1)
-    policy.rollout.sync_weights(policy.trunk)
+    t_sync = time.time()
+    sync_bytes = policy.rollout.sync_weights(policy.trunk)
+    t_sync = time.time() - t_sync
     t_train = time.time() - t0
     # 5. metrics, global over the batch
     values = [ex.value for ex in examples for _ in range(n)]
     local_rows = list(zip(values, correct.tolist(), batch.response_lengths.tolist(), rewards.tolist(), upd["eos"]))
     rows = [r for part in D.all_gather_objects(local_rows) for r in part]
     gen_tokens = sum(r[2] for r in rows)
-    times = D.all_gather_objects((t_rollout, t_verify, t_train, time.time() - t_step))
-    t_rollout, t_verify, t_train, t_total = (max(t[i] for t in times) for i in range(4))
+    times = D.all_gather_objects((t_rollout, t_verify, t_train, time.time() - t_step, t_sync))
+    t_rollout, t_verify, t_train, t_total, t_sync = (max(t[i] for t in times) for i in range(5))
     row = batch_metrics(*(list(col) for col in zip(*rows)))
     row.update({k: upd[k] for k in ("loss", "clip_frac", "kl", "entropy", "grad_norm")})
+    row.update({k: upd.get(k) for k in ("rollout_logprob_diff", "rollout_logprob_diff_max")})
+    row.update({k: upd[k] for k in ("rollout_is_mean", "rollout_is_capped_frac") if k in upd})
     finished = float(D.all_reduce_sum(batch.finished.float().sum().reshape(1).cpu())[0])
     row.update({"finished_frac": finished / len(rows), "gen_tokens": gen_tokens,
                 "tokens_per_s": gen_tokens / max(t_total, 1e-9), "time_rollout_s": t_rollout,
-                "time_verify_s": t_verify, "time_train_s": t_train, "time_step_s": t_total})
+                "time_verify_s": t_verify, "time_train_s": t_train, "time_step_s": t_total,
+                "sync_s": t_sync, "sync_bytes": int(sync_bytes or 0)})
     return row

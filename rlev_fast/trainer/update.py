@@ -1,5 +1,23 @@
 """One RL update on a rollout batch: PPO epochs x mini-batches x micro-batches of the fused policy
-loss on the trunk's hidden states, with old and reference log-probs recomputed by the trainer."""
+loss on the trunk's hidden states, with old and reference log-probs recomputed by the trainer.
+
+Sampler / trainer mismatch. The rollout engine reports the log-prob of each token it drew
+(`RolloutBatch.sampler_logprobs`); the trainer's own log-probs before the update (old_t) are either
+the recomputed old log-probs (several updates) or, on-policy (one epoch, one mini-batch), the
+per-token log-probs the fused loss returns in its pass anyway (no extra forward). The update
+reports rollout_logprob_diff = mean_t |sampler_t - old_t| over response tokens and its max.
+
+Rollout importance sampling (`AlgoConfig.rollout_is`, verl's rollout IS in "truncate" mode / TIS,
+TRL's vLLM importance-sampling correction), detached weights on the policy-gradient term:
+
+    token      w_t = min(exp(clamp(old_t - sampler_t, -20, 20)), cap)
+    sequence   w_t = min(exp(clamp(sum_{t' in seq} (old_t' - sampler_t'), -20, 20)), cap)
+               (the product of the sequence's per-token ratios, as verl's "sequence" level)
+
+The clipped PPO term is positively homogeneous in A (max(-A w r, -A w clip(r)) = w max(-A r, -A clip(r))
+for w > 0, the dual clip too), so the weight is applied exactly by passing the token advantages
+A_seq * w_t to policy_loss; the KL and entropy terms are not weighted (as in verl). On-policy, the
+weights need old_t before the loss pass: one no-grad forward more (only with --rollout-is)."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +34,36 @@ from .batch_metrics import eos_stats
 from .config import TrainConfig
 from .runtime import TrainingError
 from .trunk import bucket_segments, length_buckets, share_index
+
+ROLLOUT_IS_LEVELS = ("none", "token", "sequence")
+IS_LOG_CLAMP = 20.0  # as the loss's log-ratio clamp (and verl's SAFETY_BOUND)
+
+
+def rollout_is_weights(old_logprobs: torch.Tensor, sampler_logprobs: torch.Tensor, mask: torch.Tensor, level: str,
+                       cap: float) -> torch.Tensor:
+    """Rollout importance weights (S, R), detached, 1 off the mask (see the module docstring).
+
+    old_logprobs / sampler_logprobs / mask: (S, R); level "token" or "sequence"; cap > 0."""
+    m = mask.to(old_logprobs.dtype)
+    log_ratio = (old_logprobs.detach() - sampler_logprobs.to(old_logprobs.dtype)) * m  # (S, R)
+    if level == "token":
+        lr = log_ratio
+    elif level == "sequence":
+        lr = log_ratio.sum(-1, keepdim=True).expand_as(log_ratio)
+    else:
+        raise ValueError(f"rollout_is level must be one of token, sequence; got {level!r}")
+    w = torch.exp(lr.clamp(-IS_LOG_CLAMP, IS_LOG_CLAMP)).clamp(max=cap)
+    return torch.where(m > 0, w, torch.ones_like(w)).detach()
+
+
+def logprob_gap(sampler_logprobs: torch.Tensor, trainer_logprobs: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
+    """{"rollout_logprob_diff": mean |sampler - trainer| over the response tokens of all ranks,
+    "rollout_logprob_diff_max": its max}."""
+    m = mask.bool()
+    d = (sampler_logprobs.float() - trainer_logprobs.float()).abs()[m].double().cpu()
+    tot = D.all_reduce_sum(torch.tensor([float(d.sum()), float(d.numel())], dtype=torch.float64))
+    mx = max(D.all_gather_objects(float(d.max()) if d.numel() else 0.0))
+    return {"rollout_logprob_diff": float(tot[0] / max(float(tot[1]), 1.0)), "rollout_logprob_diff_max": mx}
 
 
 def token_logprobs(trunk, batch: RolloutBatch, rows: Sequence[int], loss_cfg: PolicyLossConfig, backend: str,
@@ -45,8 +93,10 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
     """PPO epochs x mini-batches x micro-batches on this rank's sequences of the global batch.
 
     adv: (S,) per-sequence advantages of this rank's rows. Returns the mean loss statistics (global
-    loss: the sum over ranks of each update's loss, averaged over updates) and the per-sequence EOS
-    statistics of the first pass.
+    loss: the sum over ranks of each update's loss, averaged over updates), the per-sequence EOS
+    statistics of the first pass and, when the batch carries sampler log-probs, the sampler /
+    trainer gap (rollout_logprob_diff, rollout_logprob_diff_max; None without them) and, with
+    --rollout-is, the mean importance weight and the share of capped tokens.
     """
     A = cfg.algo
     S = batch.num_sequences
@@ -75,6 +125,26 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
     # with a single update the ratio is exactly 1).
     old_lp = all_logprobs(trunk) if updates > 1 else None
     ref_lp = all_logprobs(ref_trunk) if (cfg.loss.kl_coef > 0 and ref_trunk is not None) else None
+    sampler_lp = batch.sampler_logprobs
+    is_level = getattr(A, "rollout_is", "none")
+    is_w = None  # (S, R) rollout importance weights
+    is_stats: Dict[str, Any] = {}
+    gap_lp = old_lp  # the trainer's log-probs before the update, for the sampler gap
+    if is_level != "none":
+        if sampler_lp is None:
+            raise TrainingError("--rollout-is needs the sampler's log-probs, and this rollout backend reports none")
+        if gap_lp is None:  # on-policy: the old log-probs are not otherwise computed
+            gap_lp = all_logprobs(trunk)
+        is_w = rollout_is_weights(gap_lp, sampler_lp, batch.response_mask, is_level, A.rollout_is_cap)
+        m = batch.response_mask.bool()
+        raw = rollout_is_weights(gap_lp, sampler_lp, batch.response_mask, is_level, float("inf"))
+        n_tok = D.all_reduce_sum(torch.tensor([float(is_w[m].double().sum()), float((raw[m] > A.rollout_is_cap).sum()),
+                                               float(m.sum())], dtype=torch.float64))
+        is_stats = {"rollout_is_mean": float(n_tok[0] / max(float(n_tok[2]), 1.0)),
+                    "rollout_is_capped_frac": float(n_tok[1] / max(float(n_tok[2]), 1.0))}
+    # on-policy without --rollout-is: the loss pass's own log-probs (the first and only pass)
+    collect = sampler_lp is not None and gap_lp is None
+    first_lp = torch.zeros(S, batch.response_width, dtype=torch.float32, device=batch.input_ids.device) if collect else None
 
     losses, clips, kls, ents, gnorms = [], [], [], [], []
     eos: List[Optional[Dict]] = [None] * S
@@ -111,8 +181,11 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
                     for (a, b, w), h in zip(segments, hs):
                         seg_rows = order[a:b]
                         mask = mb.response_mask[a:b, :w]
+                        seg_adv = adv[seg_rows].to(h.device)
+                        if is_w is not None:  # token advantages A_seq * w_t (exact: the PG term is homogeneous in A)
+                            seg_adv = seg_adv[:, None] * is_w[seg_rows, :w].to(h.device)
                         out = policy_loss(
-                            h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], adv[seg_rows].to(h.device), mask,
+                            h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], seg_adv, mask,
                             old_logprobs=None if old_lp is None else old_lp[seg_rows, :w],
                             ref_logprobs=None if ref_lp is None else ref_lp[seg_rows, :w],
                             num_tokens=num_tokens, config=stats_cfg if want_eos else loss_cfg, backend=backend,
@@ -121,6 +194,8 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
                             raise TrainingError(f"the loss is {float(out.loss.detach())} at step {step} "
                                                 f"(epoch {epoch}, micro-batch {j})")
                         call_loss = call_loss + out.loss
+                        if first_lp is not None and epoch == 0:
+                            first_lp[seg_rows, :w] = out.logprobs.detach().float().reshape(b - a, w).to(first_lp.device)
                         weight = float(mask.sum())
                         mclip.append((float(out.clip_frac), weight))
                         if out.kl is not None:
@@ -150,7 +225,12 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
             for acc, src in ((clips, mclip), (kls, mkl), (ents, ment)):
                 if src:
                     acc.append(sum(v * w for v, w in src) / max(sum(w for _, w in src), 1.0))
+    gap = {"rollout_logprob_diff": None, "rollout_logprob_diff_max": None}
+    if sampler_lp is not None:
+        gap = logprob_gap(sampler_lp, gap_lp if gap_lp is not None else first_lp, batch.response_mask)
     return {
+        **gap,
+        **is_stats,
         "loss": sum(losses) / len(losses),
         "losses": losses,
         "clip_frac": sum(clips) / len(clips) if clips else 0.0,

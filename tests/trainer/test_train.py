@@ -49,6 +49,68 @@ def test_tiny_run_writes_every_output(model_dir, tmp_path, capsys):
         assert torch.equal(v, state[k]), k
 
 
+def test_run_says_what_it_does_and_where_its_outputs_are(model_dir, tmp_path, capsys):
+    """Without a terminal (capsys: stderr is no TTY), as in a log file: the thread choice and why, the run
+    folder at the start and the end, a plain progress line per step (not a redrawn bar), no transformers
+    bars, one line listing the plots, and a note when TensorBoard is skipped."""
+    out = tmp_path / "said"
+    args = [a for a in tiny_args(model_dir, out) if a != "--no-progress"]
+    assert T.main(args) == 0
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and "Writing model shards" not in err and "Loading weights" not in err
+    assert any(line.startswith("[rlev_fast] 1 CPU thread (") or line.startswith("[rlev_fast] 2 CPU threads (")
+               for line in lines), err
+    assert "--threads N to choose)" in err
+    assert f"[rlev_fast] run folder: {out}" in lines
+    assert [line.split("  ")[0] for line in lines if line.startswith("[rlev_fast] step ")] == \
+        ["[rlev_fast] step 1/2", "[rlev_fast] step 2/2"]
+    assert ("[rlev_fast] plots in " + str(out) + ": training_curves.png, hacc_acc.png, length_by_value.png, "
+            "eos_profile.png") in lines
+    done = [line for line in lines if line.startswith("[rlev_fast] done: 2 steps; run folder ")]
+    assert done == [f"[rlev_fast] done: 2 steps; run folder {out}: checkpoints/, config.json, eval_after.json, "
+                    "eval_before.json, final/, metrics.jsonl, table.txt" + (", tensorboard/" if (out / "tensorboard").exists() else "")]
+    if importlib.util.find_spec("tensorboard") is None:
+        assert err.count("TensorBoard events skipped: tensorboard is not installed (pip install tensorboard") == 1
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
+    import io
+
+    from rlev_fast.trainer.metrics_log import Progress
+
+    row = {"reward": 0.5, "h_acc": 0.25, "loss": -0.1, "tokens_per_s": 900.0}
+    log = io.StringIO()
+    p = Progress(60, 0, stream=log)
+    for step in range(1, 61):
+        p.update(step, row)
+    p.close()
+    lines = log.getvalue().splitlines()
+    assert [int(line.split()[2].split("/")[0]) for line in lines] == [1] + list(range(3, 61, 3))
+    assert lines[0].startswith("[rlev_fast] step 1/60  reward 0.500  H-Acc 25.0%  loss -0.1  900 tok/s  ")
+    assert "\r" not in log.getvalue()
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    p = Progress(3, 1, stream=term)  # a resumed run: the bar starts at its step
+    p.update(2, row)
+    p.close()
+    assert "\r" in term.getvalue() and "2/3" in term.getvalue() and "[rlev_fast] step" not in term.getvalue()
+
+
+def test_thread_choice_is_printed_with_its_reason(model_dir, tmp_path, capsys):
+    assert T.main(tiny_args(model_dir, tmp_path / "t", "--threads", "1", "--no-eval", "--no-save-final",
+                            "--no-plots", "--steps", "1")) == 0
+    assert "[rlev_fast] 1 CPU thread (--threads 1)" in capsys.readouterr().err.splitlines()
+    from rlev_fast.trainer.runtime import choose_threads
+
+    n, why = choose_threads(0, 1)
+    assert n >= 1 and why.endswith("--threads N to choose") and "core" in why
+
+
 @pytest.mark.parametrize("algo, reward", [
     ("grpo", "rlev"), ("dr_grpo", "correctness"), ("rloo", "uniform"), ("reinforce_pp", "shuffled"),
     ("reinforce_pp_baseline", "multiplicative"),
@@ -176,7 +238,9 @@ def test_plots(model_dir, tmp_path):
     out = tmp_path / "p"
     assert T.main(tiny_args(model_dir, out, "--no-save-final", "--no-plots")) == 0
     paths = plot_run(str(out))
-    assert sorted(os.path.basename(p) for p in paths) == ["eos_profile.png", "hacc_acc.png", "length_by_value.png"]
+    # training_curves.png joined the three figures (tests/test_plots.py checks what each one shows)
+    assert sorted(os.path.basename(p) for p in paths) == ["eos_profile.png", "hacc_acc.png", "length_by_value.png",
+                                                          "training_curves.png"]
     assert all(os.path.getsize(p) > 1000 for p in paths)
 
 
