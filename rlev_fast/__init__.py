@@ -29,13 +29,24 @@ def _alias_source_tree_kernels() -> None:
 
 _alias_source_tree_kernels()
 
-from .advantages import ESTIMATORS, compute_advantages
-from .loss import PolicyLossConfig, PolicyLossOutput, policy_loss
-from .loss_module import FusedPolicyLoss
-from .metrics import accuracy, by_value_bucket, h_acc, mean_length, value_density
-from .verify import extract_answer, verify, verify_batch
-from .rewards import SCALE_FORMS, difficulty_values, exam_values, rlev_reward, value_scale
-from . import metrics
+try:
+    from .advantages import ESTIMATORS, compute_advantages
+    from .loss import PolicyLossConfig, PolicyLossOutput, policy_loss
+    from .loss_module import FusedPolicyLoss
+    from .metrics import accuracy, by_value_bucket, h_acc, mean_length, value_density
+    from .verify import extract_answer, verify, verify_batch
+    from .rewards import SCALE_FORMS, difficulty_values, exam_values, rlev_reward, value_scale
+    from . import metrics
+except KeyboardInterrupt:
+    # `python -m rlev_fast.train` (or another tool) imports this package, and torch with it, before
+    # the tool's own Ctrl-C handling exists; Python sets sys.argv[0] to "-m" while it does. A library
+    # user's import keeps the plain KeyboardInterrupt.
+    import sys as _sys
+
+    if _sys.argv[:1] == ["-m"]:
+        print("[rlev_fast] interrupted during startup; nothing written", file=_sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    raise
 
 __all__ = [
     "ESTIMATORS",

@@ -342,3 +342,26 @@ def test_n_1_with_reinforce_pp_trains(model_dir, tmp_path):
     args[args.index("--n") + 1] = "1"
     assert T.main(args) == 0
     assert [r["step"] for r in rows_of(out)] == [1, 2]
+
+
+@pytest.mark.parametrize("argv0, code, one_line", [(["-m"], 130, True), (["script.py"], 1, False)])
+def test_ctrl_c_while_the_package_imports(argv0, code, one_line):
+    """Ctrl-C in the first seconds of `python -m rlev_fast.train`, while the package imports torch:
+    one line and exit 130 for the command; a library user's import keeps the KeyboardInterrupt."""
+    prog = (
+        "import sys\n"
+        f"sys.argv = {argv0!r}\n"
+        "class Interrupt:\n"  # Ctrl-C arriving while rlev_fast.advantages (and torch) import
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'rlev_fast.advantages':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "try:\n"
+        "    import rlev_fast\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(1)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=120)
+    assert out.returncode == code, out.stderr
+    assert ("interrupted during startup; nothing written" in out.stderr) is one_line
+    assert "Traceback" not in out.stderr
