@@ -35,13 +35,13 @@ from .config import TrainConfig
 from .runtime import TrainingError
 from .trunk import bucket_segments, length_buckets, share_index
 
-ROLLOUT_IS_LEVELS = ("none", "token", "sequence")
 IS_LOG_CLAMP = 20.0  # as the loss's log-ratio clamp (and verl's SAFETY_BOUND)
 
 
 def rollout_is_weights(old_logprobs: torch.Tensor, sampler_logprobs: torch.Tensor, mask: torch.Tensor, level: str,
                        cap: float) -> torch.Tensor:
-    """Rollout importance weights (S, R), detached, 1 off the mask (see the module docstring).
+    """Rollout importance weights (S, R), detached, 1 off the mask (see the module docstring); the
+    levels are AlgoConfig.rollout_is's choices. cap = inf gives the untruncated weights.
 
     old_logprobs / sampler_logprobs / mask: (S, R); level "token" or "sequence"; cap > 0."""
     m = mask.to(old_logprobs.dtype)
@@ -126,7 +126,7 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
     old_lp = all_logprobs(trunk) if updates > 1 else None
     ref_lp = all_logprobs(ref_trunk) if (cfg.loss.kl_coef > 0 and ref_trunk is not None) else None
     sampler_lp = batch.sampler_logprobs
-    is_level = getattr(A, "rollout_is", "none")
+    is_level = A.rollout_is
     is_w = None  # (S, R) rollout importance weights
     is_stats: Dict[str, Any] = {}
     gap_lp = old_lp  # the trainer's log-probs before the update, for the sampler gap
@@ -135,9 +135,9 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
             raise TrainingError("--rollout-is needs the sampler's log-probs, and this rollout backend reports none")
         if gap_lp is None:  # on-policy: the old log-probs are not otherwise computed
             gap_lp = all_logprobs(trunk)
-        is_w = rollout_is_weights(gap_lp, sampler_lp, batch.response_mask, is_level, A.rollout_is_cap)
-        m = batch.response_mask.bool()
         raw = rollout_is_weights(gap_lp, sampler_lp, batch.response_mask, is_level, float("inf"))
+        m = batch.response_mask.bool()
+        is_w = torch.where(m, raw.clamp(max=A.rollout_is_cap), raw)  # truncated on the mask, 1 off it
         n_tok = D.all_reduce_sum(torch.tensor([float(is_w[m].double().sum()), float((raw[m] > A.rollout_is_cap).sum()),
                                                float(m.sum())], dtype=torch.float64))
         is_stats = {"rollout_is_mean": float(n_tok[0] / max(float(n_tok[2]), 1.0)),
