@@ -9,7 +9,7 @@ import glob
 import os
 import sys
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,7 +75,9 @@ setup(
     long_description=open(os.path.join(HERE, "README.md")).read() if os.path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["rlev_fast", "rlev_fast.experiments", "rlev_fast.kernels"],
+    # every subpackage (trainer/, experiments/, ...) found, not listed: a listed set silently dropped
+    # rlev_fast.trainer from non-editable installs
+    packages=find_packages(include=["rlev_fast", "rlev_fast.*"]) + ["rlev_fast.kernels"],
     package_dir={"rlev_fast": "rlev_fast", "rlev_fast.kernels": "kernels"},
     package_data={"rlev_fast": ["assets/*", "assets/**/*"]},
     ext_modules=verify_extension(),
