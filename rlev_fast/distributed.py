@@ -100,6 +100,15 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def all_reduce_max(x: torch.Tensor) -> torch.Tensor:
+    """Element-wise max over ranks: e.g. the number of micro-batches every rank must run, so that
+    DDP / FSDP2 see the same number of forward / backward passes (and collectives) on each."""
+    if dist.is_initialized():
+        x = x.clone()
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    return x
+
+
 def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
     """Concatenation over ranks along dim 0 (equal shapes on every rank)."""
     if not dist.is_initialized():

@@ -89,13 +89,8 @@ DTYPES = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfl
 
 
 def resolve_config(cfg: TrainConfig, rt: Runtime, out_dir: str) -> TrainConfig:
-    """The config this run executes (the caller's is not changed): the output folder filled in, and
-    the shared prompt off where it cannot run. It runs each layer twice per forward: not through
-    checkpointed layers, and not (untested) through FSDP2's per-layer hooks."""
-    algo = cfg.algo
-    if cfg.model.gradient_checkpointing or rt.info.mode == "fsdp2":
-        algo = dataclasses.replace(algo, share_prompt=False)
-    return dataclasses.replace(cfg, algo=algo, run=dataclasses.replace(cfg.run, out=out_dir))
+    """The config this run executes (the caller's is not changed): the output folder filled in."""
+    return dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, out=out_dir))
 
 
 def _log(msg: str, info: D.DistInfo) -> None:
@@ -170,8 +165,12 @@ def build_policy(cfg: TrainConfig, rt: Runtime, train_examples, test_examples):
             raise TrainingError(f"--gradient-checkpointing: {type(model).__name__} does not support it")
         enable()
     model.train()
-    ref_trunk = PolicyTrunk(copy.deepcopy(model).eval().requires_grad_(False)) if cfg.loss.kl_coef > 0 else None
-    trunk = D.wrap_model(PolicyTrunk(model), rt.info, rt.device)
+    # Packed micro-batches where the model's attention takes them (a probe), padded otherwise: said once.
+    trunk = PolicyTrunk(model, A.packing, A.varlen_attention, rt.autocast)
+    _log(trunk.packing_note, rt.info)
+    ref_trunk = PolicyTrunk(copy.deepcopy(model).eval().requires_grad_(False), "on" if trunk.packed else "off",
+                            A.varlen_attention, rt.autocast) if cfg.loss.kl_coef > 0 else None
+    trunk = D.wrap_model(trunk, rt.info, rt.device)
     optimizer = torch.optim.AdamW([p for p in trunk.parameters() if p.requires_grad], lr=O.lr,
                                   betas=(O.beta1, O.beta2), weight_decay=O.weight_decay)
     scheduler = make_scheduler(optimizer, O, R.steps * A.ppo_epochs * A.mini_batches)

@@ -347,11 +347,12 @@ def packed_forward():
         _PACKED_FORWARD.reset(token)
 
 
-def packing_support(model, backend: str = "auto") -> Tuple[bool, str]:
+def packing_support(model, backend: str = "auto", autocast: Callable = contextlib.nullcontext) -> Tuple[bool, str]:
     """(True, backend note) when a packed forward of `model` gives the hidden states of separate
     forwards, and the model stays installed (install_packed_attention); (False, why) otherwise, the
     model as it was. Runs two short documents (3 and 5 tokens) once, without gradients and in eval
-    mode (dropout off), through `backend`."""
+    mode (dropout off), through `backend`, under `autocast` (the trainer's: flash-attn runs only in
+    16-bit precision)."""
     from .policy import final_hidden_states
 
     name = type(model).__name__
@@ -369,7 +370,9 @@ def packing_support(model, backend: str = "auto") -> Tuple[bool, str]:
     installed = _base_of(model.config._attn_implementation) is not None
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
+            # the precision attention will see: autocast's when it is on (bf16 on GPU), else the weights'
+            compute = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else dtype
             alone = torch.cat([final_hidden_states(model, part[None], position_ids=p[None])[0]
                                for part, p in zip(ids[0].split(lens), pos[0].split(lens))])
             meta = VarlenMeta.build(lens, lens, None, device, backend)
@@ -382,7 +385,7 @@ def packing_support(model, backend: str = "auto") -> Tuple[bool, str]:
         return False, f"a packed forward of {name} failed ({type(exc).__name__}: {exc})"
     finally:
         model.train(was_training)
-    tol = 1e-4 if dtype in (torch.float32, torch.float64) else 3e-2
+    tol = 1e-4 if compute in (torch.float32, torch.float64) else 3e-2
     err = float((packed.float() - alone.float()).abs().max())
     scale = float(alone.float().abs().max()) + 1.0
     if not err <= tol * scale:
@@ -390,4 +393,4 @@ def packing_support(model, backend: str = "auto") -> Tuple[bool, str]:
             uninstall_packed_attention(model)
         return False, (f"a packed forward of {name} differs from separate forwards by {err:.3g} (the model mixes "
                        "the packed documents)")
-    return True, resolve_backend(backend, device, dtype)
+    return True, resolve_backend(backend, device, compute)

@@ -1,5 +1,7 @@
 """Scale-out: a 2-process gloo DDP (and FSDP2) update gives the same losses and weights as 1 process
-on the same global batch (CPU, torchrun). The worker half of this file runs under torchrun."""
+on the same global batch (CPU, torchrun), packed (the default) or padded, and with a token budget
+under which the two processes need different numbers of micro-batches (they agree on the larger).
+The worker half of this file runs under torchrun."""
 import json
 import os
 import subprocess
@@ -44,7 +46,8 @@ def fixed_batch(tok, num_prompts: int, n: int, seed: int = 0):
     return batch, adv
 
 
-def run_update(model_dir: str, out_json: str, mini_batches: int, grad_accum: int, ppo_epochs: int, mode: str = "auto"):
+def run_update(model_dir: str, out_json: str, mini_batches: int, grad_accum: int, ppo_epochs: int, mode: str = "auto",
+               packing: str = "auto", budget: int = 16384):
     """One RL step's updates on the fixed global batch; under torchrun each rank takes its slice."""
     import rlev_fast.distributed as D
     from rlev_fast.loss import PolicyLossConfig
@@ -67,11 +70,12 @@ def run_update(model_dir: str, out_json: str, mini_batches: int, grad_accum: int
     cfg = TrainConfig(
         rollout=RolloutConfig(n=n),
         algo=AlgoConfig(prompts_per_step=num_prompts, mini_batches=mini_batches, grad_accum=grad_accum,
-                        ppo_epochs=ppo_epochs, loss_backend="chunked", share_prompt=info.mode != "fsdp2"),
+                        ppo_epochs=ppo_epochs, loss_backend="chunked", packing=packing,
+                        max_tokens_per_micro_batch=budget),
         loss=PolicyLossConfig(compute_entropy=True),
         optim=OptimConfig(lr=1e-3, grad_clip=1.0),
     )
-    trunk = D.wrap_model(PolicyTrunk(model), info, torch.device("cpu"))
+    trunk = D.wrap_model(PolicyTrunk(model, packing), info, torch.device("cpu"))
     opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.0)
     sched = make_scheduler(opt, cfg.optim, 10)
     upd = rl_update(trunk, local, adv[rows], opt, sched, cfg, info)
@@ -80,7 +84,7 @@ def run_update(model_dir: str, out_json: str, mini_batches: int, grad_accum: int
         params = {k: v.detach().double().sum().item() for k, v in state.items()}
         with open(out_json, "w") as f:
             json.dump({"losses": upd["losses"], "grad_norm": upd["grad_norm"], "params": params,
-                       "world": info.world_size}, f)
+                       "world": info.world_size, "packed": D.unwrap(trunk).packed}, f)
     D.cleanup()
 
 
@@ -105,11 +109,35 @@ def single(model_dir, tmp_path_factory):
     return json.loads(one.read_text())
 
 
-@pytest.mark.parametrize("mode", ["ddp", "fsdp2"])
-def test_two_process_gloo_matches_one_process(model_dir, single, tmp_path, mode):
+def budget_with_unequal_counts(model_dir, mini_batches=2, grad_accum=2):
+    """A token budget under which rank 0 and rank 1 of the 2-process run need different numbers of
+    micro-batches for some mini-batch (so the agreement on the larger count is exercised)."""
+    from rlev_fast.micro_batches import needed_micro_batches
+    from rlev_fast.packing import prompt_lengths
+    from rlev_fast.policy import load_policy
+
+    _, tok = load_policy(model_dir)
+    batch, _ = fixed_batch(tok, 4, 4)
+    plens, lens = prompt_lengths(batch), batch.response_lengths.tolist()
+    longest = max(p + L - 1 for p, L in zip(plens, lens))
+    for budget in range(longest, 400):
+        need = [[needed_micro_batches(list(range(rank * 8 + m, rank * 8 + 8, mini_batches)), plens, lens, 4, True,
+                                      budget, grad_accum) for m in range(mini_batches)] for rank in range(2)]
+        if need[0] != need[1]:
+            return budget, need
+    raise AssertionError("no budget gives the two processes different micro-batch counts")
+
+
+@pytest.mark.parametrize("mode,packing,budget", [("ddp", "auto", "16384"), ("fsdp2", "auto", "16384"),
+                                                 ("ddp", "off", "16384"), ("ddp", "auto", "unequal"),
+                                                 ("fsdp2", "auto", "unequal")])
+def test_two_process_gloo_matches_one_process(model_dir, single, tmp_path, mode, packing, budget):
     # mini_batches=2 x grad_accum=2, 2 PPO epochs: exercises the global token count, no_sync
     # accumulation, the loss x world scaling and the recomputed old log-probs.
-    args = ARGS + ["--dist", mode]
+    if budget == "unequal":
+        budget, need = budget_with_unequal_counts(model_dir)
+        budget = str(budget)
+    args = ARGS + ["--dist", mode, "--packing", packing, "--budget", budget]
     two = tmp_path / "two.json"
     env = _env()
     worker = [os.path.join(HERE, "test_distributed.py"), "--worker", model_dir]
@@ -130,6 +158,7 @@ def test_two_process_gloo_matches_one_process(model_dir, single, tmp_path, mode)
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = single, json.loads(two.read_text())
     assert a["world"] == 1 and b["world"] == 2
+    assert a["packed"] and b["packed"] == (packing == "auto")
     assert len(a["losses"]) == len(b["losses"]) == 4  # 2 epochs x 2 mini-batches
     for la, lb in zip(a["losses"], b["losses"]):
         assert lb == pytest.approx(la, rel=1e-5, abs=1e-7)
@@ -144,4 +173,5 @@ if __name__ == "__main__" and "--worker" in sys.argv:
     rest = sys.argv[i + 3 :]
     opts = dict(zip(rest[::2], rest[1::2]))
     run_update(model_dir_arg, out_arg, int(opts.get("--mini-batches", 1)), int(opts.get("--grad-accum", 1)),
-               int(opts.get("--ppo-epochs", 1)), opts.get("--dist", "auto"))
+               int(opts.get("--ppo-epochs", 1)), opts.get("--dist", "auto"), opts.get("--packing", "auto"),
+               int(opts.get("--budget", 16384)))

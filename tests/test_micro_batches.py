@@ -30,7 +30,7 @@ def test_budget_plans_cover_every_row_once_within_the_budget(num_groups, group_s
     plens = [data.draw(st.integers(1, 12)) for _ in range(num_groups) for _ in range(group_size)]
     plens = [plens[(r // group_size) * group_size] for r in range(S)]  # one prompt per group
     lens = data.draw(st.lists(st.integers(0, 30), min_size=S, max_size=S))
-    budget = data.draw(st.integers(max(plens[r] + lens[r] - 1 for r in range(S)) if S else 1, 120))
+    budget = data.draw(st.integers(max(1, max(plens[r] + lens[r] - 1 for r in range(S))), 120))  # 0: count mode
     rows = sorted(data.draw(st.sets(st.integers(0, S - 1), min_size=1)))
     need = needed_micro_batches(rows, plens, lens, group_size, share, budget, 1)
     units = budget_units(rows, plens, lens, group_size, share, budget)

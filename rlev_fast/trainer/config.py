@@ -23,6 +23,8 @@ from ..config_checks import check_choice, check_int, check_number
 from ..loss import LOSS_BACKENDS, PolicyLossConfig
 from ..rewards import SCALE_FORMS
 from ..rollout import RolloutConfig
+from ..varlen_attention import VARLEN_BACKENDS
+from .trunk import PACKING_MODES
 
 
 def opt(default, help: str, **meta):
@@ -32,6 +34,10 @@ def opt(default, help: str, **meta):
 
 def _loss_backends():
     return ("auto", *LOSS_BACKENDS)
+
+
+def _varlen_backends():
+    return ("auto", *VARLEN_BACKENDS)
 
 
 @dataclass
@@ -92,14 +98,26 @@ class AlgoConfig:
     prompts_per_step: int = opt(16, "global prompts per RL step")
     ppo_epochs: int = opt(1, "passes over each rollout batch")
     mini_batches: int = opt(1, "optimizer updates per PPO epoch")
-    grad_accum: int = opt(1, "micro-batches per mini-batch (the token-mean uses the mini-batch's global "
-                             "token count, so accumulation does not change the loss)")
+    grad_accum: int = opt(1, "micro-batches per mini-batch, at least (the token budget may add more; the loss "
+                             "divides by the mini-batch's global token / sequence counts, so accumulation does not "
+                             "change it)")
     loss_backend: str = opt("auto", "policy_loss backend (auto: triton on CUDA, chunked elsewhere)",
                             choices=_loss_backends)
-    share_prompt: bool = opt(True, "run each prompt once per micro-batch for all its completions and length "
-                                   "buckets, then one backward (off under gradient checkpointing and FSDP2)")
-    length_buckets: int = opt(4, "response forward passes per micro-batch, by response length (1: off); "
-                                 "same gradient, less padding")
+    packing: str = opt("auto", "pack each micro-batch's sequences into one row without padding, attention by "
+                               "variable-length kernels (auto: where the model's attention takes it, checked at "
+                               "startup, padded micro-batches otherwise; on: an error where it cannot; off: padded)",
+                       choices=PACKING_MODES)
+    varlen_attention: str = opt("auto", "attention kernel of packed rows (auto: flash_attn on CUDA for bf16 / fp16 "
+                                        "when flash-attn is installed, else flex on CUDA, per_sequence on CPU)",
+                                choices=_varlen_backends)
+    max_tokens_per_micro_batch: int = opt(16384, "token budget of a micro-batch: its packed row (prompts once, "
+                                                 "responses but their last token) at most this long; more "
+                                                 "micro-batches where needed (0: --grad-accum micro-batches of "
+                                                 "equal size)")
+    share_prompt: bool = opt(True, "run each prompt once per micro-batch for all its completions (packed: in one "
+                                   "row; padded: a shared KV cache, off under gradient checkpointing and FSDP2)")
+    length_buckets: int = opt(4, "padded micro-batches only: response forward passes per micro-batch, by response "
+                                 "length (1: off); same gradient, less padding")
     rollout_is: str = opt("none", "rollout importance sampling: weight the policy-gradient term by "
                                   "min(pi_old / pi_sampler, cap) per token (token) or per sequence, the product "
                                   "over its tokens (sequence); corrects sampler / trainer mismatch (verl's TIS)",
@@ -107,8 +125,9 @@ class AlgoConfig:
     rollout_is_cap: float = opt(2.0, "upper bound of the rollout importance weights (--rollout-is)")
 
     def __post_init__(self):
-        for name in ("algo", "reward", "loss_backend", "rollout_is"):
+        for name in ("algo", "reward", "loss_backend", "rollout_is", "packing", "varlen_attention"):
             check_choice(self, name)
+        check_int(self, "max_tokens_per_micro_batch", 0)
         check_number(self, "alpha", 0.0)
         check_number(self, "rollout_is_cap", 0.0, strict_lo=True)
         for name in ("prompts_per_step", "ppo_epochs", "mini_batches", "grad_accum", "length_buckets"):

@@ -1,34 +1,72 @@
 """The model the trainer differentiates: final hidden states of the response tokens, no logits.
 
-`PolicyTrunk` is the module DDP / FSDP2 wrap. Two ways it avoids work a plain forward would do,
-both exact (tests/trainer/test_trunk.py checks hidden states and gradients against the plain
-forward):
+`PolicyTrunk` is the module DDP / FSDP2 wrap. It runs a micro-batch one of two ways:
 
-- length buckets: a micro-batch is cut into a few row ranges ("segments") of similar response
-  length, each run on its own width (`length_buckets`, `bucket_segments`), so short answers are
-  not padded to the longest;
-- the shared prompt: the n completions of a prompt run that prompt once (`share_index`), with its
-  KV cache gathered for every row.
+- packed (the default where the model takes it): the micro-batch's sequences end to end in one
+  row without padding, positions restarting per sequence, each prompt once for all its completions
+  (rlev_fast/packing.py), attention through the variable-length kernels of
+  rlev_fast/varlen_attention.py; the trunk returns the [T, H] hidden states that predict the T
+  response tokens. `PolicyTrunk(model, packing=...)` probes the model once (a packed forward of two
+  short documents against separate forwards): a model whose attention cannot take a packed row runs
+  padded, and `packing_note` says why;
+- padded (the fallback, and --packing off): rows padded to a width, cut into a few length buckets
+  ("segments", `length_buckets`, `bucket_segments`) so short answers are not padded to the longest,
+  with the shared prompt (`share_index`): the n completions of a prompt run that prompt once, its KV
+  cache gathered for every row.
+
+All of them compute the plain forward's function (tests/trainer/test_trunk.py and
+test_packed_update.py check hidden states, losses and gradients against it). `forward_pieces` runs
+one trunk call either way and returns `Piece`s: hidden states together with where they sit in the
+batch's (S, R) response tensors, so that the update computes the loss the same way for both.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+import contextlib
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
+from ..packing import PackedBatch, pack_rows
 from ..policy import decoder_of, final_hidden_states, lm_head_weight
 from ..rollout import cache_kwarg, cache_tensors
+from ..varlen_attention import PackingUnsupported, packed_forward, packing_support
+
+PACKING_MODES = ("auto", "on", "off")
+
+
+def decide_packing(model, packing: str, varlen_attention: str, autocast=contextlib.nullcontext) -> Tuple[bool, str]:
+    """(packed, note) for a model: --packing off, or the probe's verdict (auto falls back to padded
+    micro-batches; on makes an unsupported model an error)."""
+    if packing not in PACKING_MODES:
+        raise ValueError(f"packing must be one of {', '.join(PACKING_MODES)}; got {packing!r}")
+    if packing == "off":
+        return False, "padded micro-batches (--packing off)"
+    ok, why = packing_support(model, varlen_attention, autocast)
+    if ok:
+        return True, f"packed micro-batches, no padding (varlen attention: {why})"
+    if packing == "on":
+        raise PackingUnsupported(f"--packing on: {why}; use --packing auto (padded micro-batches) instead")
+    return False, f"padded micro-batches: packing is off for this model ({why})"
 
 
 class PolicyTrunk(nn.Module):
     """The module DDP / FSDP2 wrap. forward returns the final hidden states that predict the response
-    tokens (h[:, t] scores token P + t) and the lm_head weight W (V, H); no logits. Returning W from
-    forward keeps it inside the wrapper's forward, where FSDP2 has it unsharded.
+    tokens and the lm_head weight W (V, H); no logits. Returning W from forward keeps it inside the
+    wrapper's forward, where FSDP2 has it unsharded.
+
+    packed=PackedBatch: one packed row; returns (T, H), T = its response tokens, sequence by sequence.
+    packing: auto | on | off (decide_packing); varlen_attention: a VARLEN_BACKENDS name or auto;
+    autocast: the precision the trainer runs the model in (the probe runs in it).
+
+    Padded input (input_ids, attention_mask (S, P + R), prompt_width P): h[:, t] scores token P + t.
 
     segments: [(start, stop, width)], contiguous row ranges of the batch, each run on its first
     `width` response columns (length buckets: short answers are not padded to the longest); forward
     then returns a list of (stop - start, width, H) hidden states, one per segment, else one (S, R, H).
+
+    Positions count from each row's first real token (`positions`), as the samplers number them.
 
     share = (rep, inv): rows whose prompts are identical (the n completions of a group) run their
     prompt once for all segments: the prompts of the representative rows `rep` (U,) are encoded with
@@ -37,18 +75,28 @@ class PolicyTrunk(nn.Module):
     function as the full forward (positions and masks identical), on P * U + sum(width * rows)
     tokens instead of (P + R) * S."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, packing: str = "auto", varlen_attention: str = "auto",
+                 autocast=contextlib.nullcontext):
         super().__init__()
         self.model = model
+        self.varlen_attention = varlen_attention
+        self.packed, self.packing_note = decide_packing(model, packing, varlen_attention, autocast)
 
-    def forward(self, input_ids, attention_mask, prompt_width: int, share=None, segments=None):
+    def forward(self, input_ids=None, attention_mask=None, prompt_width: int = 0, share=None, segments=None,
+                packed: Optional[PackedBatch] = None):
+        if packed is not None:  # (1, N) row -> (T, H) states before the response tokens, (V, H)
+            with packed_forward():
+                h = final_hidden_states(self.model, packed.input_ids, None, position_ids=packed.position_ids,
+                                        rlev_varlen=packed.varlen)
+            return h[0].index_select(0, packed.out_index), lm_head_weight(self.model)
         P = prompt_width
         segs = segments if segments is not None else [(0, input_ids.shape[0], input_ids.shape[1] - P)]
         hs = []
         if share is None:
             for a, b, w in segs:
                 # Position t predicts token t + 1: the last response token is never an input.
-                hidden = final_hidden_states(self.model, input_ids[a:b, : P + w - 1], attention_mask[a:b, : P + w - 1])
+                mask = attention_mask[a:b, : P + w - 1]
+                hidden = final_hidden_states(self.model, input_ids[a:b, : P + w - 1], mask, position_ids=positions(mask))
                 hs.append(hidden[:, P - 1 :])  # (rows, w, H)
         else:
             from transformers import DynamicCache
@@ -57,7 +105,9 @@ class PolicyTrunk(nn.Module):
             decoder = decoder_of(self.model)
             prompt_cache = DynamicCache(config=self.model.config)
             hp = final_hidden_states(self.model, input_ids[rep, :P], attention_mask[rep, :P],
+                                     position_ids=positions(attention_mask[rep, :P]),
                                      **cache_kwarg(decoder, prompt_cache))  # (U, P, H)
+            prompt_lens = attention_mask[:, :P].sum(-1, keepdim=True)  # (S, 1): where each response starts
             kv = cache_tensors(prompt_cache)  # per layer: keys, values (U, heads, P, d)
             for a, b, w in segs:
                 sel = inv[a:b]
@@ -69,10 +119,17 @@ class PolicyTrunk(nn.Module):
                 for layer, (k, v) in enumerate(kv):  # every row gets its prompt's keys and values
                     cache.update(k.index_select(0, sel), v.index_select(0, sel), layer)
                 # Response tokens 0 .. w - 2 predict tokens 1 .. w - 1 (the last one is never an input).
+                resp_pos = prompt_lens[a:b] + torch.arange(w - 1, device=input_ids.device)  # (rows, w - 1)
                 hr = final_hidden_states(self.model, input_ids[a:b, P : P + w - 1], attention_mask[a:b, : P + w - 1],
-                                         **cache_kwarg(decoder, cache))  # (rows, w - 1, H)
+                                         position_ids=resp_pos, **cache_kwarg(decoder, cache))  # (rows, w - 1, H)
                 hs.append(torch.cat([first, hr], dim=1))
         return (hs if segments is not None else hs[0]), lm_head_weight(self.model)
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids from the first real token of each row (left padding does not shift them), as the
+    samplers (generate, the hf-cached loop, vLLM) and the packed row number them."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 def share_index(rows: Sequence[int], group_size: int):
@@ -136,3 +193,94 @@ def length_buckets(rows: List[int], lengths: List[int], max_buckets: int) -> Lis
     return [sorted(g) for g in reversed(out)]
 
 
+
+
+@dataclass
+class Piece:
+    """Hidden states of some rows of a batch, lined up with its (S, R) response tensors.
+
+    Packed: hidden (T, H), one row per response token; seq_ids (T,) index into `rows`, cols (T,)
+    the response position. Padded segment: hidden (b, w, H) for `rows`, response columns 0 .. w - 1.
+    targets and mask have hidden's leading shape."""
+
+    hidden: torch.Tensor
+    rows: List[int]
+    targets: torch.Tensor
+    mask: torch.Tensor
+    seq_ids: Optional[torch.Tensor] = None
+    cols: Optional[torch.Tensor] = None
+
+    @property
+    def packed(self) -> bool:
+        return self.cols is not None
+
+    @property
+    def num_rows(self) -> int:
+        """The sequences policy_loss counts for its per-sequence aggregations."""
+        return len(self.rows)
+
+    def _index(self, device):
+        return torch.as_tensor(self.rows, dtype=torch.long, device=device)
+
+    def take(self, t: torch.Tensor) -> torch.Tensor:
+        """Values of an (S, R) batch tensor at this piece's tokens, in hidden's leading shape."""
+        rows = self._index(t.device)
+        if self.packed:
+            return t[rows[self.seq_ids.to(t.device)], self.cols.to(t.device)]
+        return t[rows, : self.hidden.shape[1]]
+
+    def put(self, dst: torch.Tensor, values: torch.Tensor) -> None:
+        """Writes per-token values (hidden's leading shape) into an (S, R) batch tensor."""
+        rows = self._index(dst.device)
+        values = values.detach().to(dst.dtype).to(dst.device)
+        if self.packed:
+            dst[rows[self.seq_ids.to(dst.device)], self.cols.to(dst.device)] = values
+        else:
+            dst[rows, : self.hidden.shape[1]] = values.reshape(len(self.rows), -1)
+
+    def as_rows(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-token values as (rows, width), zero past each response: the layout of eos_stats."""
+        if not self.packed:
+            return values
+        width = int(self.cols.max()) + 1 if self.cols.numel() else 1
+        out = torch.zeros(len(self.rows), width, dtype=values.dtype, device=values.device)
+        out[self.seq_ids.to(values.device), self.cols.to(values.device)] = values
+        return out
+
+
+def forward_pieces(trunk, batch, rows: Sequence[int], share: bool, buckets: int = 1) -> Tuple[List[Piece], torch.Tensor]:
+    """One trunk call on `rows` of a RolloutBatch: packed when the trunk packs, else padded in up to
+    `buckets` length buckets (with the shared prompt when `share`). Returns the pieces and W (V, H).
+    Call it under the caller's autocast."""
+    inner = unwrap_trunk(trunk)
+    if inner.packed:
+        pk = pack_rows(batch, rows, share, inner.varlen_attention)
+        h, W = trunk(packed=pk)
+        ones = torch.ones(pk.num_targets, dtype=batch.response_mask.dtype, device=h.device)
+        return [Piece(h, pk.rows, pk.targets, ones, pk.seq_ids, pk.cols)], W
+    lengths = batch.response_lengths.tolist()
+    # No rows (an empty micro-batch that keeps the processes in step): row 0 runs, masked out.
+    run = list(rows) or [0]
+    order, segments = bucket_segments(length_buckets(run, lengths, buckets), lengths)
+    mb = batch.select(order)
+    P = mb.prompt_width
+    share_idx = share_index(order, batch.group_size) if share and padded_share_possible(inner) else None
+    hs, W = trunk(mb.input_ids, mb.attention_mask, P, share_idx, segments)  # [(rows, w, H)], (V, H)
+    masks = mb.response_mask if rows else torch.zeros_like(mb.response_mask)
+    return [Piece(h, order[a:b], mb.input_ids[a:b, P : P + w], masks[a:b, :w]) for (a, b, w), h in zip(segments, hs)], W
+
+
+def unwrap_trunk(trunk) -> "PolicyTrunk":
+    """The PolicyTrunk inside a DDP wrapper (FSDP2 keeps the module itself)."""
+    inner = getattr(trunk, "module", trunk)
+    return inner if isinstance(inner, PolicyTrunk) else trunk
+
+
+def padded_share_possible(trunk: "PolicyTrunk") -> bool:
+    """The padded shared prompt runs each layer twice per forward (prompt, then responses on its
+    cache): not through checkpointed layers, and not (untested) through FSDP2's per-layer hooks. The
+    packed row shares prompts inside attention and has neither limit."""
+    from ..distributed import _is_fsdp2
+
+    checkpointed = any(getattr(m, "gradient_checkpointing", False) is True for m in trunk.model.modules())
+    return not checkpointed and not _is_fsdp2(trunk)

@@ -1,6 +1,14 @@
 """One RL update on a rollout batch: PPO epochs x mini-batches x micro-batches of the fused policy
 loss on the trunk's hidden states, with old and reference log-probs recomputed by the trainer.
 
+Micro-batches (rlev_fast/micro_batches.py): --grad-accum of them per mini-batch at least, more where
+a micro-batch's packed row would pass --max-tokens-per-micro-batch; every process runs the same
+number (an all-reduce max agrees on it before any forward). Whatever the split, the loss is that of
+the whole mini-batch in one piece: token-mean divides by the mini-batch's global token count, the
+per-sequence aggregations by its global sequence count (SEQ_MEAN_AGGS: each call's loss is rescaled
+from its own count), and seq-mean-token-sum-norm's constant is the mini-batch's longest response
+(global) unless --loss's norm_constant is set.
+
 Sampler / trainer mismatch. The rollout engine reports the log-prob of each token it drew
 (`RolloutBatch.sampler_logprobs`); the trainer's own log-probs before the update (old_t) are either
 the recomputed old log-probs (several updates) or, on-policy (one epoch, one mini-batch), the
@@ -33,9 +41,14 @@ from ..rollout import RolloutBatch
 from .batch_metrics import eos_stats
 from .config import TrainConfig
 from .runtime import TrainingError
-from .trunk import bucket_segments, length_buckets, share_index
+from ..micro_batches import needed_micro_batches, plan_micro_batches
+from ..packing import prompt_lengths
+from .trunk import Piece, forward_pieces, length_buckets, padded_share_possible, unwrap_trunk
 
 IS_LOG_CLAMP = 20.0  # as the loss's log-ratio clamp (and verl's SAFETY_BOUND)
+# Aggregations that divide by the number of sequences of a policy_loss call (S = the call's rows):
+# rescaled by S / (the mini-batch's global sequence count), so that any split gives the one-batch loss.
+SEQ_MEAN_AGGS = frozenset({"seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"})
 
 
 def rollout_is_weights(old_logprobs: torch.Tensor, sampler_logprobs: torch.Tensor, mask: torch.Tensor, level: str,
@@ -68,24 +81,44 @@ def logprob_gap(sampler_logprobs: torch.Tensor, trainer_logprobs: torch.Tensor, 
 
 def token_logprobs(trunk, batch: RolloutBatch, rows: Sequence[int], loss_cfg: PolicyLossConfig, backend: str,
                    autocast, share_prompt: bool = False, buckets: int = 1) -> torch.Tensor:
-    """log p(response token) under `trunk` (no grad), (b, R) for the given rows in their order, run as
-    up to `buckets` length buckets in one trunk call."""
-    lengths = batch.response_lengths.tolist()
-    order, segments = bucket_segments(length_buckets(list(rows), lengths, buckets), lengths)
-    mb = batch.select(order)
-    P = mb.prompt_width
-    share = share_index(order, batch.group_size) if share_prompt else None
+    """log p(response token) under `trunk` (no grad), (b, R) for the given rows in their order, 0 past
+    each response; one trunk call (packed, or padded in up to `buckets` length buckets)."""
     with torch.no_grad(), autocast():
-        hs, W = trunk(mb.input_ids, mb.attention_mask, P, share, segments)  # [(rows, w, H)], (V, H)
-    cfg = dataclasses.replace(loss_cfg, eos_token_id=None, compute_entropy=False, entropy_coef=0.0, kl_coef=0.0)
-    out = torch.zeros(len(order), mb.response_width, dtype=torch.float32, device=mb.input_ids.device)
+        pieces, W = forward_pieces(trunk, batch, rows, share_prompt, buckets)
+    # the log-probs alone: no aggregation constant, KL or entropy needed
+    cfg = dataclasses.replace(loss_cfg, eos_token_id=None, compute_entropy=False, entropy_coef=0.0, kl_coef=0.0,
+                              loss_agg="token-mean")
+    full = torch.zeros(batch.num_sequences, batch.response_width, dtype=torch.float32, device=batch.input_ids.device)
     with torch.no_grad():
-        for (a, b, w), h in zip(segments, hs):
-            res = policy_loss(h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], torch.zeros(b - a, device=h.device),
-                              mb.response_mask[a:b, :w], config=cfg, backend=backend)
-            out[a:b, :w] = res.logprobs.float()
-    where = {r: i for i, r in enumerate(order)}
-    return out[torch.tensor([where[r] for r in rows], device=out.device)]  # (b, R), rows' order
+        for pc in pieces:
+            if not bool(pc.mask.sum() > 0):
+                continue
+            res = policy_loss(pc.hidden, W.to(pc.hidden.dtype), pc.targets, torch.zeros(pc.num_rows, device=pc.hidden.device),
+                              pc.mask, seq_ids=pc.seq_ids, config=cfg, backend=backend)
+            pc.put(full, res.logprobs)
+    return full[torch.as_tensor(list(rows), dtype=torch.long, device=full.device)]
+
+
+def agreed_plans(batch: RolloutBatch, specs, share: bool, budget: int) -> List[List[List[int]]]:
+    """Micro-batches of each (rows, at least count) in specs, as many on every process: one
+    all-reduce max of the counts the token budget needs (a no-op on one process)."""
+    lengths, plens = batch.response_lengths.tolist(), prompt_lengths(batch)
+    args = (plens, lengths, batch.group_size, share, budget)
+    need = [needed_micro_batches(rows, *args, count) for rows, count in specs]
+    need = D.all_reduce_max(torch.tensor(need, dtype=torch.int64)).tolist()
+    return [plan_micro_batches(rows, *args, k) for (rows, _), k in zip(specs, need)]
+
+
+def mini_batch_normalizers(batch: RolloutBatch, rows: Sequence[int], loss_cfg: PolicyLossConfig):
+    """(global response tokens, global sequences, loss config for the calls) of a mini-batch: what
+    makes a micro-batch's loss its share of the whole mini-batch's (module docstring)."""
+    tot = D.all_reduce_sum(torch.tensor([float(batch.response_mask[rows].sum()), float(len(rows))], dtype=torch.float64))
+    num_tokens, num_seqs = max(float(tot[0]), 1.0), max(float(tot[1]), 1.0)
+    if loss_cfg.loss_agg == "seq-mean-token-sum-norm" and loss_cfg.norm_constant is None:
+        longest = int(batch.response_lengths[rows].max()) if len(rows) else 0
+        longest = int(D.all_reduce_max(torch.tensor([longest], dtype=torch.int64))[0])
+        loss_cfg = dataclasses.replace(loss_cfg, norm_constant=float(max(longest, 1)))
+    return num_tokens, num_seqs, loss_cfg
 
 
 def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, scheduler, cfg: TrainConfig,
@@ -104,21 +137,35 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
     loss_cfg = dataclasses.replace(cfg.loss, eos_token_id=None)
     stats_cfg = dataclasses.replace(cfg.loss, eos_token_id=eos_token_id(trunk))
     world = info.world_size if D.dist_is_on() else 1  # DDP averages gradients over ranks: undo it
+    inner = unwrap_trunk(trunk)
+    # The padded fallback shares prompts only where its KV-cache trick can run; the packed row always can.
+    share = A.share_prompt and (inner.packed or padded_share_possible(inner))
+    buckets = 1 if inner.packed else A.length_buckets
+    lengths = batch.response_lengths.tolist()
 
-    mb_size = S // A.mini_batches
-    micro = mb_size // A.grad_accum
     # Mini-batch m holds rows m, m + M, m + 2M, ... of this rank: with ranks holding contiguous slices
     # of the global batch (and S divisible by M), that is the same global mini-batch for any number
     # of processes, so 2 processes reproduce 1 process update by update.
     minis = [list(range(m, S, A.mini_batches)) for m in range(A.mini_batches)]
     updates = A.ppo_epochs * A.mini_batches
+    # The micro-batches of each mini-batch and of the no-grad log-prob passes (over all rows).
+    *mini_plans, lp_plan = agreed_plans(batch, [(rows, A.grad_accum) for rows in minis] +
+                                        [(list(range(S)), A.mini_batches * A.grad_accum)], share,
+                                        A.max_tokens_per_micro_batch)
+
+    def calls_of(rows: List[int]):
+        """The trunk calls of a micro-batch: (rows, length buckets in the call). Packed: one. Padded with
+        the shared prompt: one for all its buckets; without it (FSDP2, gradient checkpointing): one per bucket."""
+        if inner.packed or share or not rows:
+            return [(rows, buckets)]
+        return [(g, 1) for g in length_buckets(rows, lengths, buckets)]
 
     def all_logprobs(which) -> torch.Tensor:  # (S, R) log-probs of every response token, no grad
         full = torch.zeros(S, batch.response_width, dtype=torch.float32, device=batch.input_ids.device)
-        for s in range(0, S, micro):
-            rows = list(range(s, min(s + micro, S)))
-            lp = token_logprobs(which, batch, rows, loss_cfg, backend, autocast, A.share_prompt, A.length_buckets)
-            full[s : s + len(rows), : lp.shape[1]] = lp
+        for rows in lp_plan:
+            lp = token_logprobs(which, batch, rows, loss_cfg, backend, autocast, share, buckets)
+            if rows:
+                full[rows] = lp
         return full
 
     # Old log-probs: recomputed by the training model before any update (skipped when on-policy:
@@ -142,69 +189,57 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
                                                float(m.sum())], dtype=torch.float64))
         is_stats = {"rollout_is_mean": float(n_tok[0] / max(float(n_tok[2]), 1.0)),
                     "rollout_is_capped_frac": float(n_tok[1] / max(float(n_tok[2]), 1.0))}
+    token_adv = None if is_w is None else adv.to(is_w.device)[:, None] * is_w  # (S, R): A_seq * w_t (exact: the PG term is homogeneous in A)
     # on-policy without --rollout-is: the loss pass's own log-probs (the first and only pass)
     collect = sampler_lp is not None and gap_lp is None
     first_lp = torch.zeros(S, batch.response_width, dtype=torch.float32, device=batch.input_ids.device) if collect else None
 
     losses, clips, kls, ents, gnorms = [], [], [], [], []
     eos: List[Optional[Dict]] = [None] * S
-    lengths = batch.response_lengths.tolist()
+    seq_mean = cfg.loss.loss_agg in SEQ_MEAN_AGGS
     for epoch in range(A.ppo_epochs):
         want_eos = epoch == 0 and stats_cfg.eos_token_id is not None
-        for rows in minis:
-            tokens = float(batch.response_mask[rows].sum())
-            num_tokens = float(D.all_reduce_sum(torch.tensor([tokens], dtype=torch.float64))[0])
-            num_tokens = max(num_tokens, 1.0)
+        for rows, plan in zip(minis, mini_plans):
+            num_tokens, num_seqs, call_cfg = mini_batch_normalizers(batch, rows, stats_cfg if want_eos else loss_cfg)
             optimizer.zero_grad(set_to_none=True)
             total = torch.zeros((), dtype=torch.float64)
             mclip, mkl, ment = [], [], []
-            # Each micro-batch runs as a few length buckets (same gradient: the token-mean divides by
-            # the global token count, whatever the split), so short answers are not padded to the
-            # longest response of the batch. With the shared prompt, one trunk call per micro-batch
-            # runs its prompts once for all buckets, then one backward; without it (FSDP2, gradient
-            # checkpointing), one trunk call and one backward per bucket.
-            calls = []
-            for i in range(0, len(rows), micro):
-                buckets = length_buckets(rows[i : i + micro], lengths, A.length_buckets)
-                calls.extend([buckets] if A.share_prompt else [[g] for g in buckets])
-            for j, groups in enumerate(calls):
-                order, segments = bucket_segments(groups, lengths)
-                mb = batch.select(order)
-                P = mb.prompt_width
+            calls = [c for mb_rows in plan for c in calls_of(mb_rows)]
+            for j, (call_rows, nb) in enumerate(calls):
                 sync = j == len(calls) - 1
                 ctx = trunk.no_sync() if (not sync and hasattr(trunk, "no_sync")) else contextlib.nullcontext()
                 with ctx:
-                    share = share_index(order, batch.group_size) if A.share_prompt else None
                     with autocast():
-                        hs, W = trunk(mb.input_ids, mb.attention_mask, P, share, segments)  # [(rows, w, H)], (V, H)
+                        pieces, W = forward_pieces(trunk, batch, call_rows, share, nb)
                     call_loss = 0.0
-                    for (a, b, w), h in zip(segments, hs):
-                        seg_rows = order[a:b]
-                        mask = mb.response_mask[a:b, :w]
-                        seg_adv = adv[seg_rows].to(h.device)
-                        if is_w is not None:  # token advantages A_seq * w_t (exact: the PG term is homogeneous in A)
-                            seg_adv = seg_adv[:, None] * is_w[seg_rows, :w].to(h.device)
+                    for pc in pieces:
+                        weight = float(pc.mask.sum())
+                        if weight == 0:  # nothing to train (an empty micro-batch): zero loss, same backward
+                            call_loss = call_loss + 0.0 * (pc.hidden.sum() + W.sum())
+                            continue
+                        h = pc.hidden
                         out = policy_loss(
-                            h, W.to(h.dtype), mb.input_ids[a:b, P : P + w], seg_adv, mask,
-                            old_logprobs=None if old_lp is None else old_lp[seg_rows, :w],
-                            ref_logprobs=None if ref_lp is None else ref_lp[seg_rows, :w],
-                            num_tokens=num_tokens, config=stats_cfg if want_eos else loss_cfg, backend=backend,
+                            h, W.to(h.dtype), pc.targets,
+                            adv[pc.rows].to(h.device) if token_adv is None else pc.take(token_adv).to(h.device),
+                            pc.mask, old_logprobs=None if old_lp is None else pc.take(old_lp),
+                            ref_logprobs=None if ref_lp is None else pc.take(ref_lp), seq_ids=pc.seq_ids,
+                            num_tokens=num_tokens, config=call_cfg, backend=backend,
                         )
-                        if not bool(torch.isfinite(out.loss.detach())):
-                            raise TrainingError(f"the loss is {float(out.loss.detach())} at step {step} "
+                        scale = pc.num_rows / num_seqs if seq_mean else 1.0
+                        loss = out.loss * scale if seq_mean else out.loss
+                        if not bool(torch.isfinite(loss.detach())):
+                            raise TrainingError(f"the loss is {float(loss.detach())} at step {step} "
                                                 f"(epoch {epoch}, micro-batch {j})")
-                        call_loss = call_loss + out.loss
+                        call_loss = call_loss + loss
                         if first_lp is not None and epoch == 0:
-                            first_lp[seg_rows, :w] = out.logprobs.detach().float().reshape(b - a, w).to(first_lp.device)
-                        weight = float(mask.sum())
+                            pc.put(first_lp, out.logprobs)
                         mclip.append((float(out.clip_frac), weight))
                         if out.kl is not None:
                             mkl.append((float(out.kl), weight))
                         if out.entropy is not None:
                             ment.append((float(out.entropy), weight))
                         if want_eos and out.p_eos is not None:
-                            for r, st in zip(seg_rows, eos_stats(out.p_eos, out.eos_grad, mask, num_tokens)):
-                                eos[r] = st
+                            record_eos(eos, pc, out.p_eos, out.eos_grad * scale, num_tokens)
                     (call_loss * world).backward()
                 total += call_loss.detach().double().cpu()
             # The global loss of this update: the sum over ranks of each rank's token-mean share.
@@ -239,6 +274,13 @@ def rl_update(trunk, batch: RolloutBatch, adv: torch.Tensor, optimizer, schedule
         "grad_norm": sum(gnorms) / len(gnorms),
         "eos": eos,
     }
+
+
+def record_eos(eos: List[Optional[Dict]], pc: Piece, p_eos: torch.Tensor, eos_grad: torch.Tensor,
+               num_tokens: float) -> None:
+    """The EOS statistics of a piece's rows (batch_metrics.eos_stats), into eos[row]."""
+    for r, st in zip(pc.rows, eos_stats(pc.as_rows(p_eos), pc.as_rows(eos_grad), pc.as_rows(pc.mask), num_tokens)):
+        eos[r] = st
 
 
 def eos_token_id(trunk) -> Optional[int]:

@@ -35,10 +35,11 @@ def _fixed_update(model_dir, grad_accum):
     return upd, model.state_dict()
 
 
-def _two_prompt_update(model_dir, share, buckets, device="cpu", autocast=None):
+def _two_prompt_update(model_dir, share, buckets, device="cpu", autocast=None, packing="auto"):
     """One rl_update (2 PPO epochs, so old log-probs are recomputed too) of a fixed 2-prompt x 4
     batch of random responses of 0 to 11 tokens; returns (stats, state dict on the CPU in fp32).
-    Used by test_update.py and test_train_gpu.py (fixture two_prompt_update)."""
+    packing: the trunk's mode (buckets apply to padded micro-batches only). Used by test_update.py
+    and test_train_gpu.py (fixture two_prompt_update)."""
     from rlev_fast.policy import load_policy
     from rlev_fast.rollout import RolloutConfig, assemble_batch, encode_prompts
 
@@ -53,8 +54,9 @@ def _two_prompt_update(model_dir, share, buckets, device="cpu", autocast=None):
     batch = assemble_batch(ids, mask, resp, tok.eos_token_id, tok.pad_token_id, tok, 4)
     adv = torch.randn(8, generator=g)
     cfg = TrainConfig(rollout=RolloutConfig(n=4),
-                        algo=AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=buckets))
-    trunk = PolicyTrunk(model)
+                        algo=AlgoConfig(prompts_per_step=2, ppo_epochs=2, share_prompt=share, length_buckets=buckets,
+                                        packing=packing))
+    trunk = PolicyTrunk(model, packing)
     opt = torch.optim.AdamW(trunk.parameters(), lr=1e-3)
     upd = rl_update(trunk, batch, adv, opt, make_scheduler(opt, cfg.optim, 2), cfg, D.DistInfo(),
                       autocast=autocast or contextlib.nullcontext)
@@ -70,5 +72,5 @@ def fixed_update(model_dir):
 
 @pytest.fixture
 def two_prompt_update(model_dir):
-    """two_prompt_update(share, buckets, device="cpu", autocast=None) -> (stats, state dict, batch)."""
+    """two_prompt_update(share, buckets, device="cpu", autocast=None, packing="auto") -> (stats, state dict, batch)."""
     return functools.partial(_two_prompt_update, model_dir)

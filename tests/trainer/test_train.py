@@ -208,13 +208,18 @@ def test_nan_loss_stops_with_the_last_checkpoint_intact(model_dir, tmp_path, cap
         ckpt.load_file(last, name)
 
 
-def test_gradient_checkpointing_runs_without_the_shared_prompt(model_dir, tmp_path):
-    """Checkpointed layers cannot take the shared prompt cache: the run turns it off, says so in the
-    resolved config, and trains (finite losses)."""
+@pytest.mark.parametrize("packing", ["auto", "off"])
+def test_gradient_checkpointing_trains_packed_or_padded(model_dir, tmp_path, capsys, packing):
+    """Checkpointed layers recompute in the backward pass: the packed row (prompts shared inside
+    attention) and the padded fallback (which cannot take the shared prompt cache there and runs
+    without it) both train, with finite losses; the run says which it uses."""
     out = tmp_path / "gc"
-    assert T.main(tiny_args(model_dir, out, "--gradient-checkpointing", "--no-eval", "--no-save-final")) == 0
+    args = tiny_args(model_dir, out, "--gradient-checkpointing", "--no-eval", "--no-save-final", "--packing", packing)
+    assert T.main(args) == 0
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["model"]["gradient_checkpointing"] is True and cfg["algo"]["share_prompt"] is False
+    assert cfg["model"]["gradient_checkpointing"] is True and cfg["algo"]["share_prompt"] is True
+    err = capsys.readouterr().err
+    assert ("packed micro-batches" if packing == "auto" else "padded micro-batches (--packing off)") in err
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
 

@@ -1,5 +1,6 @@
-"""The trainer on a CUDA device: the shared-prompt forward, the Triton loss backend through `auto`,
-bf16 autocast and a short end-to-end run. Skipped without CUDA (benchmarks/gpu_check.sh runs it)."""
+"""The trainer on a CUDA device: packed micro-batches (the CUDA varlen backend of `auto`), the padded
+shared-prompt forward, the Triton loss backend through `auto`, bf16 autocast and a short end-to-end
+run. Skipped without CUDA (benchmarks/gpu_check.sh runs it)."""
 import contextlib
 import json
 import math
@@ -15,19 +16,20 @@ pytestmark = pytest.mark.gpu
 
 @pytest.fixture
 def update(two_prompt_update):
-    def run(share, buckets, autocast):
-        upd, state, _ = two_prompt_update(share, buckets, "cuda", autocast)
+    def run(share, buckets, autocast, packing="auto"):
+        upd, state, _ = two_prompt_update(share, buckets, "cuda", autocast, packing)
         return upd, state
 
     return run
 
 
-def test_shared_prompt_and_buckets_on_cuda_match_the_plain_update(update, monkeypatch):
-    """fp32 on CUDA (the `auto` loss backend is Triton there): prompt sharing and length buckets do
-    not change the update."""
+@pytest.mark.parametrize("packing,share,buckets", [("auto", True, 1), ("auto", False, 1), ("off", True, 4)])
+def test_packed_and_shared_prompt_updates_on_cuda_match_the_plain_update(update, monkeypatch, packing, share, buckets):
+    """fp32 on CUDA (the `auto` loss backend is Triton there; auto's varlen attention is flex without
+    flash-attn): packing, prompt sharing and length buckets do not change the update."""
     monkeypatch.setattr(trunk_mod, "BUCKET_OVERHEAD_TOKENS", 0)
-    ref, ref_state = update(False, 1, contextlib.nullcontext)
-    got, state = update(True, 4, contextlib.nullcontext)
+    ref, ref_state = update(False, 1, contextlib.nullcontext, "off")
+    got, state = update(share, buckets, contextlib.nullcontext, packing)
     assert got["losses"] == pytest.approx(ref["losses"], rel=1e-4, abs=1e-6)
     for k in ref_state:
         torch.testing.assert_close(state[k], ref_state[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
