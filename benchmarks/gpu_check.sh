@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# GPU check: every test marked `gpu` (Triton loss kernels, chunked backend, the trainer on CUDA), then
-# the GPU benchmark (bench_loss.py --quick), then the rollout benchmark (bench_rollout.py on CUDA).
-# Budget: under 10 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s, rollout
-# benchmark <= 150 s).
+# GPU check: every test marked `gpu` (Triton loss kernels, chunked backend, the trainer on CUDA, the
+# varlen attention backends), then the GPU benchmark (bench_loss.py --quick), then the rollout
+# benchmark (bench_rollout.py on CUDA), then the packing benchmark (bench_packing.py on CUDA).
+# Budget: under 12.5 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s, rollout
+# benchmark <= 150 s, packing benchmark <= 150 s). Sections to run can be named (default: all):
+#   benchmarks/gpu_check.sh tests loss        benchmarks/gpu_check.sh rollout packing
+# so that each call fits a 10-minute device command.
 # Assumes NO network on the GPU machine: the package is used from the tree (PYTHONPATH) when an
 # offline editable install fails, and Liger-Kernel / pytest are used only if already installed.
 # Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json,
-# bench_rollout_stdout.txt, bench_rollout.json.
+# bench_rollout_stdout.txt, bench_rollout.json, bench_packing_stdout.txt, bench_packing.json.
 # Exit status: 0 all good; 1 tests or benchmark failed; 2 no CUDA device (nothing was run).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +17,8 @@ OUTDIR="${OUT:-./gpu_out}"
 mkdir -p "$OUTDIR"
 PY="${PYTHON:-python}"
 log() { echo "[gpu_check] $*" >&2; }
+SECTIONS=" ${*:-tests loss rollout packing} "
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
 if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
     log "no CUDA device (or no torch): the GPU checks need one; nothing run"
@@ -40,7 +45,9 @@ done
 status=0
 # Every test marked `gpu` (tests/conftest.py), with compiled kernels: TRITON_INTERPRET=0 for the whole
 # process (the interpreter tests skip themselves in such a run).
-if "$PY" -c "import pytest" 2>/dev/null; then
+if ! want tests; then
+    log "tests: not asked for"
+elif "$PY" -c "import pytest" 2>/dev/null; then
     log "tests: pytest -m gpu"
     TRITON_INTERPRET=0 timeout 210 "$PY" -m pytest -q -x -rs -m gpu tests > "$OUTDIR/gpu_tests.txt" 2>&1
     rc=$?
@@ -50,15 +57,18 @@ else
     log "pytest missing: tests skipped"
 fi
 
+if want loss; then
 log "benchmark (bench_loss.py --quick)"
 timeout 270 "$PY" benchmarks/bench_loss.py --quick \
     --out-md "$OUTDIR/bench_loss.md" --out-json "$OUTDIR/bench_loss.json" > "$OUTDIR/bench_stdout.txt" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { log "benchmark failed or timed out (rc=$rc); partial table below"; status=1; tail -n 20 "$OUTDIR/bench_stdout.txt" >&2; }
+fi
 
 # Rollout throughput on CUDA (bench_rollout.py): hf-cached and hf on the GPU; vllm is skipped, with
 # the reason in the table and the JSON, since this machine has no vLLM (no network to install it).
 # ~1 min on an H200 (tiny policy, 16 prompts x 8, 48 tokens).
+if want rollout; then
 log "rollout benchmark (bench_rollout.py --device cuda)"
 timeout 150 "$PY" benchmarks/bench_rollout.py --device cuda --repeats 6 > "$OUTDIR/bench_rollout_stdout.txt" 2>&1
 rc=$?
@@ -67,6 +77,22 @@ if [ $rc -eq 0 ]; then
     grep -A8 "^rollout tokens/s" "$OUTDIR/bench_rollout_stdout.txt" >&2
 else
     log "rollout benchmark failed or timed out (rc=$rc)"; status=1; tail -n 20 "$OUTDIR/bench_rollout_stdout.txt" >&2
+fi
+fi
+
+# Packed training micro-batches on CUDA (bench_packing.py, issue 16): bf16 autocast, the varlen
+# attention backends side by side (flex with its compile, nested, per_sequence; flash_attn where
+# installed) against the padded forward, uniform and long-tailed response lengths. ~2 min on an H200.
+if want packing; then
+log "packing benchmark (bench_packing.py --device cuda)"
+timeout 150 "$PY" benchmarks/bench_packing.py --device cuda --repeats 5 --seqs 32 > "$OUTDIR/bench_packing_stdout.txt" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then
+    tail -n 1 "$OUTDIR/bench_packing_stdout.txt" > "$OUTDIR/bench_packing.json"
+    grep -B2 -A7 "^uniform\|^long_tail" "$OUTDIR/bench_packing_stdout.txt" >&2
+else
+    log "packing benchmark failed or timed out (rc=$rc)"; status=1; tail -n 20 "$OUTDIR/bench_packing_stdout.txt" >&2
+fi
 fi
 
 echo "gpu_check status: $status" > "$OUTDIR/gpu_check_status.txt"

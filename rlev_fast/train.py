@@ -15,6 +15,14 @@ How this differs from textbook GRPO / PPO:
   bucket: the paper's mechanism (Eq. 13) is that s(x) scales the gradient on the EOS logit.
 - Old log-probs are recomputed by the training model (never taken from the sampler). With one PPO
   epoch and one mini-batch the update is on-policy and the recompute is skipped: the ratio is 1.
+- Packed micro-batches, no padding. The training forward lays each micro-batch's sequences end to end
+  in one row (positions restarting per sequence, each prompt once for all its completions) and runs
+  attention per document through variable-length kernels (flash-attn's on CUDA when installed,
+  FlexAttention otherwise, SDPA per sequence on CPU); the fused loss takes the [tokens, H] hidden
+  states as they are. Micro-batches are filled up to --max-tokens-per-micro-batch tokens (at least
+  --grad-accum of them, the same number on every process); the loss divides by the mini-batch's
+  global counts, so the split does not change it. A model whose attention cannot take a packed row
+  (checked at startup) trains on padded micro-batches, and the run says so; --packing off forces them.
 
 One step (`rlev_fast.trainer.step.rl_step`): sample n completions for each of `prompts_per_step`
 prompts -> verify the answers -> rewards -> advantages -> (PPO epochs x mini-batches x gradient

@@ -83,6 +83,24 @@ def test_flex_document_mask_matches_the_reference_forward(layout):
     torch.testing.assert_close(got, reference_attention(q, k, v, *spec, 0.3), rtol=1e-12, atol=1e-12)
 
 
+def test_nested_lays_the_packed_row_out_as_jagged_documents(monkeypatch):
+    """torch's jagged SDPA has no causal kernel on the CPU (its CUDA kernels are checked by the gpu
+    tests): here the nested backend runs non-causally, which checks its layout round trip (row ->
+    jagged documents, grouped-query heads -> the row again) against per-document SDPA."""
+    import torch.nn.functional as F
+
+    q, k, v, meta, (q_lens, _, _) = _inputs("square")
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(VA.F, "scaled_dot_product_attention", lambda *a, **kw: sdpa(*a, **{**kw, "is_causal": False}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "nested tensors ... prototype stage"
+        got = VA.nested_attention(q, k, v, meta, 0.3, 0.0)
+    kk, vv = k.repeat_interleave(2, 1), v.repeat_interleave(2, 1)
+    want = torch.cat([sdpa(a, b, c, scale=0.3) for a, b, c in zip(q.split(q_lens, 2), kk.split(q_lens, 2),
+                                                                   vv.split(q_lens, 2))], 2).transpose(1, 2)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_nested_refuses_documents_with_more_keys_than_queries():
     q, k, v, meta, _ = _inputs("prefix")
     with pytest.raises(PackingUnsupported, match="square documents only"):
@@ -210,3 +228,22 @@ def test_probe_refuses_a_model_whose_attention_ignores_the_packing():
     model.__class__ = type("NoInterface", (type(model),), {"_supports_attention_backend": False})
     ok, why = VA.packing_support(model)
     assert not ok and "does not route its attention through transformers' AttentionInterface" in why
+
+
+@pytest.mark.parametrize("family,packs", [("Qwen2", True), ("Qwen3", True), ("Mistral", True), ("GPT2", True),
+                                          ("Gemma2", False)])
+def test_probe_across_transformers_families(family, packs):
+    """What README claims: these families pass the probe; Gemma2 (soft-capped attention) falls back."""
+    import transformers
+
+    config = getattr(transformers, f"{family}Config")
+    if family == "GPT2":
+        model = transformers.GPT2LMHeadModel(config(vocab_size=64, n_embd=32, n_layer=2, n_head=4))
+    else:
+        model = getattr(transformers, f"{family}ForCausalLM")(config(
+            vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=8, pad_token_id=0, bos_token_id=1, eos_token_id=2))
+    ok, why = VA.packing_support(model.eval())
+    assert ok == packs, why
+    if not packs:
+        assert "soft-capping" in why

@@ -3,7 +3,7 @@
     config          the dataclasses: one home for every default, help text and choice list
     cli             the command line, generated from config
     data            the training / held-out sets of a DataConfig, the seeded prompt stream
-    trunk           PolicyTrunk: final hidden states for the fused loss (length buckets, shared prompt)
+    trunk           PolicyTrunk: final hidden states for the fused loss (packed rows; padded fallback)
     update          rl_update: PPO epochs x mini-batches x micro-batches of the fused loss
     step            rl_step: rollout -> verify -> rewards -> advantages -> update -> metrics row
     batch_metrics   the step's metrics and EOS statistics by value bucket

@@ -109,6 +109,7 @@ def _update(model, batch, adv, *, packing, budget, share, grad_accum=1, loss_agg
     return upd, model.state_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss_agg,kl", [("token-mean", 0.0), ("token-mean", 0.05), ("seq-mean-token-sum", 0.0),
                                          ("seq-mean-token-mean", 0.0), ("seq-mean-token-sum-norm", 0.0)])
 def test_rl_update_packed_in_a_token_budget_equals_one_padded_micro_batch(loss_agg, kl):
