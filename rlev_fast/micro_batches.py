@@ -30,6 +30,20 @@ class TokenBudgetError(ValueError):
     """A sequence longer than --max-tokens-per-micro-batch."""
 
 
+def check_token_budget(budget: int, prompt_lens: Sequence[int], max_new_tokens: int) -> None:
+    """At startup: the longest prompt with a response of max_new_tokens must fit the budget (the same
+    TokenBudgetError the update would raise at its first long response, before any step is spent)."""
+    if budget <= 0 or not prompt_lens:
+        return
+    longest = max(prompt_lens)
+    need = packed_tokens(longest, [max_new_tokens])
+    if need > budget:
+        raise TokenBudgetError(
+            f"--max-tokens-per-micro-batch {budget} is less than the {need} tokens of the longest prompt ({longest} "
+            f"tokens) with a response of --max-new-tokens {max_new_tokens} (the last response token is not an "
+            f"input); raise it to at least {need}, or lower --max-new-tokens")
+
+
 def budget_units(rows: Sequence[int], prompt_lens: Sequence[int], response_lens: Sequence[int], group_size: int,
                  share: bool, budget: int) -> List[Tuple[int, List[int]]]:
     """[(tokens, rows)]: the packed units of `rows`, each within the budget."""

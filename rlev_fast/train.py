@@ -78,6 +78,7 @@ import torch
 from . import checkpoint as ckpt
 from . import distributed as D
 from .data import DataError, format_prompt, needs_special_tokens
+from .micro_batches import check_token_budget
 from .trainer.cli import build_parser, parse_args
 from .trainer.config import (RESUME_KEYS, AlgoConfig, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig,
                              config_from_dict)
@@ -96,7 +97,7 @@ __all__ = ["AlgoConfig", "DataConfig", "ModelConfig", "OptimConfig", "RunConfig"
 DTYPES = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def resolve_config(cfg: TrainConfig, rt: Runtime, out_dir: str) -> TrainConfig:
+def resolve_config(cfg: TrainConfig, out_dir: str) -> TrainConfig:
     """The config this run executes (the caller's is not changed): the output folder filled in."""
     return dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, out=out_dir))
 
@@ -224,7 +225,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     if resume_path is not None:
         on_main(lambda: ckpt.check_resume_config(out_dir, cfg.to_dict(), RESUME_KEYS), info)
         on_main(lambda: read_metrics_rows(os.path.join(out_dir, "metrics.jsonl"), warn=False), info)
-    cfg = resolve_config(cfg, rt, out_dir)
+    cfg = resolve_config(cfg, out_dir)
     R, A = cfg.run, cfg.algo
     if info.is_main:
         resolved = cfg.to_dict()
@@ -236,6 +237,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     train_examples, test_set = load_data(cfg.data)
     policy, tokenizer = build_policy(cfg, rt, train_examples, test_set)
     data = TrainSet.build(train_examples, tokenizer, A.reward, A.alpha, R.seed)
+    special = needs_special_tokens(tokenizer, [*train_examples, *test_set])
+    check_token_budget(A.max_tokens_per_micro_batch, [len(ids) for ids in tokenizer(
+        data.prompts, add_special_tokens=special)["input_ids"]], cfg.rollout.max_new_tokens)
     test_prompts = [format_prompt(ex, tokenizer) for ex in test_set]
     state = TrainState(policy.trunk, policy.optimizer, policy.scheduler, DataStream(len(data.examples), R.seed), info)
     local_prompts = A.prompts_per_step // info.world_size

@@ -224,6 +224,17 @@ def test_gradient_checkpointing_trains_packed_or_padded(model_dir, tmp_path, cap
     assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
 
 
+def test_a_token_budget_below_the_longest_sequence_stops_the_run_at_startup(model_dir, tmp_path, capsys):
+    """--max-tokens-per-micro-batch below the longest prompt plus --max-new-tokens: one line naming
+    both, before any evaluation or step (nothing but config.json written)."""
+    out = tmp_path / "budget"
+    assert T.main(tiny_args(model_dir, out, "--max-tokens-per-micro-batch", "12")) == 1
+    err = capsys.readouterr().err
+    assert "error: --max-tokens-per-micro-batch 12 is less than the" in err and "--max-new-tokens 8" in err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(out)) == ["config.json"]
+
+
 def test_resume_with_other_seed_is_refused(model_dir, tmp_path, capsys):
     out = tmp_path / "r"
     assert T.main(tiny_args(model_dir, out, "--no-eval", "--no-save-final")) == 0
