@@ -16,6 +16,10 @@ import torch
 from ..rewards import exam_values, value_scale
 
 VALUE_COLUMNS = ("value", "score", "total")
+# Scale forms defined over the whole training set (uniform: the set's mean scale; shuffled: a permutation
+# across the set). A reward function sees one row or one batch at a time, where they would silently turn
+# into something else (the batch's mean, a permutation within the batch).
+SET_LEVEL_FORMS = ("uniform", "shuffled")
 ANSWER_COLUMNS = ("answer", "label")
 
 
@@ -51,6 +55,15 @@ def answers_of(answer: Optional[Sequence[Any]] = None, label: Optional[Sequence[
 def scale_of(values: torch.Tensor, alpha: float = 10.0, form: str = "rlev", seed: int = 0) -> torch.Tensor:
     """s(x) per row (float64), by the registered form (rlev_fast.rewards.SCALE_FORMS)."""
     return value_scale(values, alpha=alpha, form=form, seed=seed).to(torch.float64)
+
+
+def check_row_level_form(form: str, where: str) -> None:
+    """ValueError for a scale form that needs the whole training set (SET_LEVEL_FORMS) where only rows or
+    batches are seen."""
+    if form in SET_LEVEL_FORMS:
+        raise ValueError(f"{where}: scale form {form!r} is defined over the whole training set, which a reward "
+                         f"function does not see; use RLEVGRPOTrainer (it computes s(x) over its train_dataset) or "
+                         f"python -m rlev_fast.train")
 
 
 def completion_text(completion: Any) -> str:

@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 try:
+    import datasets
     from accelerate.utils import gather, gather_object, is_peft_model
     from trl import GRPOTrainer
 except ImportError as exc:  # pragma: no cover - exercised where trl is missing
@@ -48,7 +49,9 @@ from ..policy import final_hidden_states, lm_head_weight
 from ..rewards import SCALE_FORMS
 from ..trainer.batch_metrics import eos_stats
 from ..verify import verify_batch
-from .columns import answers_of, completion_text, scale_of, values_of, values_of_rows
+from .columns import answers_of, check_row_level_form, completion_text, scale_of, values_of, values_of_rows
+
+SCALE_COLUMN = "rlev_scale"  # s(x) per row, added to the train dataset by RLEVGRPOTrainer
 
 __all__ = ["RLEVGRPOTrainer", "TRL_LOSS_AGGS", "make_rlev_reward", "rlev_reward", "rows_for_trl", "verifier_correctness"]
 
@@ -65,6 +68,7 @@ def verifier_correctness(prompts, completions, answer=None, label=None, **kwargs
 def make_rlev_reward(alpha: float = 10.0, form: str = "rlev", seed: int = 0) -> Callable[..., List[float]]:
     """A TRL reward function r = s(x) * correct with the given scale (TRL names the metric after it)."""
     SCALE_FORMS.check(form, "form")
+    check_row_level_form(form, "make_rlev_reward")
 
     def rlev_reward(prompts, completions, answer=None, label=None, value=None, score=None, total=None,
                     **kwargs) -> List[float]:
@@ -151,6 +155,7 @@ class RLEVGRPOTrainer(GRPOTrainer):
         scale_of(torch.zeros(1), self.rlev_alpha, self.rlev_scale_form)  # a bad alpha fails here
         self.rlev_fused_loss = bool(fused_loss)
         self.rlev_loss_backend = LOSS_BACKENDS.check(loss_backend, "loss_backend") if loss_backend != "auto" else "auto"
+        train_dataset = self._with_scale_column(train_dataset)
         super().__init__(model, reward_funcs if reward_funcs is not None else [verifier_correctness], args,
                          train_dataset, *a, **kw)
         if self.rlev_fused_loss:
@@ -161,6 +166,19 @@ class RLEVGRPOTrainer(GRPOTrainer):
             self._add_hidden_state_forward()
         self._rlev_pending: Optional[tuple] = None
         self._rlev_eos_id = _eos_token_id(self.processing_class)
+
+    def _with_scale_column(self, dataset):
+        """The train dataset with s(x) per row as column SCALE_COLUMN, computed over the whole set (so that
+        the set-level forms uniform / shuffled mean what they mean in rlev_fast.train)."""
+        if not isinstance(dataset, datasets.Dataset):
+            check_row_level_form(self.rlev_scale_form, "RLEVGRPOTrainer with a streaming dataset")
+            return dataset
+        cols = {k: dataset[k] for k in ("value", "score", "total") if k in dataset.column_names}
+        s = scale_of(values_of(cols.get("value"), cols.get("score"), cols.get("total")), self.rlev_alpha,
+                     self.rlev_scale_form)
+        if SCALE_COLUMN in dataset.column_names:
+            dataset = dataset.remove_columns(SCALE_COLUMN)
+        return dataset.add_column(SCALE_COLUMN, s.tolist())
 
     # -- hidden states through the model's own forward -------------------------------------------
     def _add_hidden_state_forward(self) -> None:
@@ -181,7 +199,11 @@ class RLEVGRPOTrainer(GRPOTrainer):
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         values = values_of_rows(inputs)
-        s = scale_of(values, self.rlev_alpha, self.rlev_scale_form)
+        if inputs and all(SCALE_COLUMN in row for row in inputs):  # computed over the train set
+            s = torch.tensor([float(row[SCALE_COLUMN]) for row in inputs], dtype=torch.float64)
+        else:  # evaluation rows, streaming data: row-level forms only
+            check_row_level_form(self.rlev_scale_form, "RLEVGRPOTrainer on rows without rlev_scale")
+            s = scale_of(values, self.rlev_alpha, self.rlev_scale_form)
         device = rewards_per_func.device
         self._rlev_pending = (rewards_per_func, gather(s.to(device)), gather(values.to(device)), values)
         return rewards_per_func

@@ -48,7 +48,7 @@ from ..advantages import ESTIMATORS, compute_advantages
 from ..logprobs import fused_logprobs
 from ..loss import FlatInputs, PolicyLossConfig, token_objective
 from ..verify import verify
-from .columns import answers_of, scale_of, values_of
+from .columns import answers_of, check_row_level_form, scale_of, values_of
 
 __all__ = ["compute_score", "register_estimator", "setup_worker", "install_fused_forward", "rlev_policy_loss",
            "FUSED_BACKEND", "GROUP_LOCAL_ESTIMATORS"]
@@ -80,6 +80,7 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     """verl's custom reward function: {"score": s(x) * correct, "acc": correct, "rlev_scale": s(x),
     "rlev_value": v}; correct by rlev_fast's verifier, v from extra_info. alpha / form come from
     reward.custom_reward_function.reward_kwargs."""
+    check_row_level_form(form, "rlev compute_score")
     v = _row_value(extra_info)
     s = float(scale_of(torch.tensor([v], dtype=torch.float64), alpha, form)[0])
     gold = answers_of([ground_truth])[0]

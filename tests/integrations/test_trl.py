@@ -179,6 +179,18 @@ def test_rlev_reward_names_bad_columns(kwargs, match):
         rlev_reward(prompts=["a"], completions=["x"], value=[0.1])
 
 
+def test_set_level_scale_forms_use_the_whole_train_set(tmp_path, policy, exam_rows):
+    # uniform: one s for every row, the mean over the train set (not over a batch)
+    model, tok = policy
+    trainer = RLEVGRPOTrainer(model=model, args=config(tmp_path), train_dataset=datasets.Dataset.from_list(exam_rows),
+                              processing_class=tok, scale_form="uniform")
+    col = trainer.train_dataset["rlev_scale"]
+    expected = float(value_scale([r["value"] for r in exam_rows]).double().mean())
+    assert col == pytest.approx([expected] * len(exam_rows))
+    with pytest.raises(ValueError, match="scale form 'shuffled' is defined over the whole training set"):
+        make_rlev_reward(form="shuffled")
+
+
 def test_unsupported_settings_are_refused(tmp_path, policy, exam_rows):
     model, tok = policy
     ds = datasets.Dataset.from_list(exam_rows)

@@ -105,6 +105,8 @@ def test_compute_score_reads_extra_info():
     assert rv.compute_score("rlev", "Answer: 4", "4", {"score": 20, "total": 100})["score"] == 2.0
     assert rv.compute_score("rlev", "Answer: 5", "4", {"value": 0.05})["score"] == 0.0
     assert rv.compute_score("rlev", "Answer: 4", "4", {"value": 0.05}, alpha=1.0)["score"] == pytest.approx(1.05)
+    with pytest.raises(ValueError, match="scale form 'uniform' is defined over the whole training set"):
+        rv.compute_score("rlev", "Answer: 4", "4", {"value": 0.05}, form="uniform")
     with pytest.raises(ValueError, match="row 3: extra_info needs 'value' or 'score' and 'total'"):
         rv.compute_score("rlev", "Answer: 4", "4", {"index": 3})
 
@@ -180,3 +182,39 @@ def test_fused_forward_backend_matches_verls_torch_backend():
         out[backend] = (o.log_probs.detach(), o.entropy.detach(), model.lm_head.weight.grad.clone())
     for a, b in zip(out["rlev_fast"], out["torch"]):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# The config lines of docs/integrations.md and examples/verl_rlev.md, exactly.
+DOC_OVERRIDES = [
+    "algorithm.adv_estimator=rlev_grpo",
+    "reward.custom_reward_function.path=pkg://rlev_fast.integrations.verl",
+    "reward.custom_reward_function.name=compute_score",
+    "+reward.custom_reward_function.reward_kwargs.alpha=10",
+    "actor_rollout_ref.actor.policy_loss.loss_mode=rlev",
+    "actor_rollout_ref.model.use_fused_kernels=True",
+    "actor_rollout_ref.model.fused_kernel_options.impl_backend=rlev_fast",
+    "+ray_kwargs.ray_init.runtime_env.worker_process_setup_hook=rlev_fast.integrations.verl.setup_worker",
+]
+
+
+def test_documented_config_lines_compose_in_verls_config():
+    """The overrides compose against verl's own ppo_trainer config, verl loads our compute_score from the
+    pkg:// path with the reward_kwargs, and the actor config keeps loss_mode=rlev."""
+    import os
+
+    from hydra import compose, initialize_config_module
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.utils.config import omega_conf_to_dataclass
+
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "integrations.md")).read()
+    for line in DOC_OVERRIDES:
+        assert line in doc, line
+    with initialize_config_module("verl.trainer.config", version_base=None):
+        cfg = compose("ppo_trainer", overrides=DOC_OVERRIDES + ["actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=1"])
+    assert cfg.algorithm.adv_estimator == "rlev_grpo" and get_adv_estimator_fn(cfg.algorithm.adv_estimator)
+    fn = get_custom_reward_fn(cfg)
+    assert fn("rlev", "Answer: 4", "4", {"value": 0.05})["score"] == pytest.approx(1.5)
+    assert fn("rlev", "Answer: 4", "4", {"value": 0.2})["score"] == pytest.approx(2.0)  # alpha = 10 reached it
+    assert omega_conf_to_dataclass(cfg.actor_rollout_ref.actor).policy_loss.loss_mode == "rlev"
+    assert cfg.actor_rollout_ref.model.fused_kernel_options.impl_backend == rv.FUSED_BACKEND
+    assert cfg.ray_kwargs.ray_init.runtime_env.worker_process_setup_hook == "rlev_fast.integrations.verl.setup_worker"
