@@ -31,6 +31,7 @@ The dataset has TRL's "prompt" column, the reference answer ("answer", or RLEV's
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, List, Optional
 
 import torch
@@ -188,6 +189,7 @@ class RLEVGRPOTrainer(GRPOTrainer):
         base = self.model.get_base_model() if is_peft_model(self.model) else self.model
         inner = base.forward
 
+        @functools.wraps(inner)  # generate() validates its kwargs against this signature, as TRL's own patch keeps it
         def forward(*args, rlev_hidden_states: bool = False, **kwargs):
             if not rlev_hidden_states:
                 return inner(*args, **kwargs)

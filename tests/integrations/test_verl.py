@@ -218,3 +218,25 @@ def test_documented_config_lines_compose_in_verls_config():
     assert omega_conf_to_dataclass(cfg.actor_rollout_ref.actor).policy_loss.loss_mode == "rlev"
     assert cfg.actor_rollout_ref.model.fused_kernel_options.impl_backend == rv.FUSED_BACKEND
     assert cfg.ray_kwargs.ray_init.runtime_env.worker_process_setup_hook == "rlev_fast.integrations.verl.setup_worker"
+
+
+@pytest.mark.slow
+def test_ray_worker_setup_hook_registers_in_workers():
+    """verl's trainer and workers are Ray actors: the documented worker_process_setup_hook makes a fresh
+    Ray worker (that never imported rlev_fast) see our estimators and policy loss. A local Ray, ~15 s."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (it comes with verl)")
+
+    @ray.remote
+    def probe():
+        import sys
+
+        from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, POLICY_LOSS_REGISTRY
+
+        return "rlev_grpo" in ADV_ESTIMATOR_REGISTRY, "rlev" in POLICY_LOSS_REGISTRY, sys.modules.get(rv.__name__) is not None
+
+    hook = DOC_OVERRIDES[-1].split("=", 1)[1]
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env={"worker_process_setup_hook": hook})
+    try:
+        assert ray.get(probe.remote(), timeout=240) == (True, True, True)
+    finally:
+        ray.shutdown()
