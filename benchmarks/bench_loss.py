@@ -27,6 +27,16 @@ Modes
       the kernel's peak-RSS counter is reset (`echo 5 > /proc/self/clear_refs`), and the result is
       VmHWM - VmRSS(before the step). tracemalloc does not see torch's allocations, so it is not used.
 
+The log-prob primitive (--op logprobs): per-token log-probs and entropies of the targets from the same
+hidden states and weight, then backward of sum(a logp + b H) with fixed random a, b (both outputs'
+gradients). Providers:
+  logprobs-reference  rlev_fast.fused_logprobs(backend="reference"): fp32 logits materialized
+  logprobs-chunked    fused_logprobs(backend="chunked")
+  logprobs-triton     fused_logprobs(backend="triton") (CUDA only)
+  trl-chunked         TRL's _ChunkedLogProbFunction (trl/trainer/utils.py; TRL's own vocabulary tile
+                      _CHUNKED_LOGPROB_CHUNK_SIZE, outputs log_probs and entropy), CPU and GPU
+  verl-lce            verl's linear_cross_entropy (verl/utils/kernel; Triton, GPU only)
+
 FLOP convention: 6 * N * H * V per full step (2 forward + 4 backward matmul FLOPs per MAC of the lm_head).
 Forward of the fused providers (chunked, triton, liger) already includes their gradient work, so
 compare full steps. Stdout ends with one JSON line holding every result.
@@ -34,6 +44,7 @@ compare full steps. Stdout ends with one JSON line holding every result.
     python benchmarks/bench_loss.py                       # CPU or GPU mode, by what is present
     python benchmarks/bench_loss.py --quick               # GPU: 2 shapes x 2 N, 3 repeats
     python benchmarks/bench_loss.py --shapes 4096x151936 --n 16384 --providers chunked,triton
+    python benchmarks/bench_loss.py --op logprobs          # the log-prob primitive against TRL (and verl on GPU)
 """
 from __future__ import annotations
 
@@ -51,12 +62,15 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rlev_fast.logprobs import fused_logprobs  # noqa: E402
 from rlev_fast.loss import PolicyLossConfig, policy_loss  # noqa: E402
 from _common import hardware, percentile as pct  # noqa: E402  (benchmarks/ is sys.path[0])
 
 GPU_SHAPES = [(896, 151936), (3584, 152064), (4096, 151936), (4096, 128256)]
 GPU_NS = [4096, 12345, 16384, 32768]
-ALL_PROVIDERS = ("reference", "compile", "chunked", "triton", "liger")
+LOSS_PROVIDERS = ("reference", "compile", "chunked", "triton", "liger")
+LOGPROB_PROVIDERS = ("logprobs-reference", "logprobs-chunked", "logprobs-triton", "trl-chunked", "verl-lce")
+ALL_PROVIDERS = LOSS_PROVIDERS + LOGPROB_PROVIDERS
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,8 +103,57 @@ def bench_config(chunk_size: int) -> PolicyLossConfig:
     return PolicyLossConfig(clip_low=0.2, clip_high=0.28, chunk_size=chunk_size)
 
 
+def make_logprob_provider(name: str, inp: dict, device: torch.device, chunk_size: int):
+    """(fn(h, W) -> sum(a logp + b H), note) or (None, reason): the log-prob primitive of each provider."""
+    tgt = inp["targets"].reshape(-1)
+    g = torch.Generator(device="cpu").manual_seed(1)
+    a, b = torch.randn(tgt.numel(), generator=g).to(device), torch.randn(tgt.numel(), generator=g).to(device)
+
+    def flat(h):
+        return h.reshape(-1, h.shape[-1])
+
+    if name.startswith("logprobs-"):
+        backend = name.split("-", 1)[1]
+        if backend == "triton" and device.type != "cuda":
+            return None, "CUDA only"
+
+        def fn(h, W):
+            o = fused_logprobs(flat(h), W, tgt, return_entropy=True, backend=backend, chunk_size=chunk_size)
+            return (a * o.logprobs).sum() + (b * o.entropy).sum()
+
+        return fn, ""
+    if name == "trl-chunked":
+        try:
+            from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE, _ChunkedLogProbFunction
+        except Exception as e:
+            return None, f"not installed ({type(e).__name__})"
+
+        def fn(h, W):
+            lp, ent, *_ = _ChunkedLogProbFunction.apply(flat(h), W, None, tgt, 1.0, _CHUNKED_LOGPROB_CHUNK_SIZE, None,
+                                                        1.0, ("log_probs", "entropy"))
+            return (a * lp).sum() + (b * ent).sum()
+
+        return fn, ""
+    if name == "verl-lce":
+        if device.type != "cuda":
+            return None, "CUDA only (Triton kernels)"
+        try:
+            from verl.utils.kernel.linear_cross_entropy import linear_cross_entropy
+        except Exception as e:
+            return None, f"not installed ({type(e).__name__})"
+
+        def fn(h, W):
+            lp, ent = linear_cross_entropy(flat(h), W, tgt, 1.0, "none")
+            return (a * lp).sum() + (b * ent).sum()
+
+        return fn, ""
+    raise ValueError(name)
+
+
 def make_provider(name: str, inp: dict, cfg: PolicyLossConfig, device: torch.device):
     """Returns (fn(h, W) -> loss tensor, note) or (None, reason)."""
+    if name in LOGPROB_PROVIDERS:
+        return make_logprob_provider(name, inp, device, cfg.chunk_size)
     tgt, adv, mask, old = inp["targets"], inp["advantages"], inp["mask"], inp["old"]
     if name in ("reference", "chunked", "triton"):
         if name == "triton":
@@ -197,7 +260,7 @@ def cpu_mem_child(args):
 
 def cpu_peak_subprocess(provider, args):
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
-    cmd = [sys.executable, os.path.abspath(__file__), "--_mem-child", provider, "--device", "cpu",
+    cmd = [sys.executable, os.path.abspath(__file__), "--_mem-child", provider, "--device", "cpu", "--op", args.op,
            "--n", str(args.n_list[0]), "--shapes", "%dx%d" % args.shape_list[0], "--chunk-size", str(args.chunk_size)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -234,8 +297,8 @@ def run(args):
         torch.set_num_threads(args.threads)
     gpu = device.type == "cuda"
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[args.dtype]
-    hw = hardware(device, packages=("triton", "liger-kernel"))
-    print(f"# bench_loss: {'GPU' if gpu else 'CPU'} mode, dtype {args.dtype}")
+    hw = hardware(device, packages=("triton", "liger-kernel", "trl", "verl"))
+    print(f"# bench_loss: {'GPU' if gpu else 'CPU'} mode, op {args.op}, dtype {args.dtype}")
     print(f"# hardware: {json.dumps(hw)}")
     print("# FLOP convention: 6 * N * H * V per full step; TFLOP/s = that / median step time")
     if not gpu:
@@ -335,6 +398,8 @@ def table(results) -> str:
 
 def cpu_targets(results) -> Optional[dict]:
     by = {r["provider"]: r for r in results}
+    if "chunked" not in by:  # --op logprobs: no targets, the table says it all
+        return None
     c, ref = by.get("chunked"), by.get("reference")
     if not (c and ref and c.get("step_ms") and ref.get("step_ms")):
         return None
@@ -353,8 +418,11 @@ def parse(argv=None):
                     help="default bf16 on GPU, fp32 on CPU")
     ap.add_argument("--shapes", default=None, help="comma list of HxV, e.g. 4096x151936,896x151936")
     ap.add_argument("--n", default=None, help="comma list of token counts N, e.g. 4096,12345")
+    ap.add_argument("--op", default="loss", choices=["loss", "logprobs"],
+                    help="loss: the fused policy loss; logprobs: the per-token log-prob primitive")
     ap.add_argument("--providers", default=None, help=f"comma list out of {','.join(ALL_PROVIDERS)} "
-                    "(default: all on GPU; reference,chunked,liger on CPU)")
+                    "(default, --op loss: all loss providers on GPU, reference,chunked,liger on CPU; --op logprobs: "
+                    "all log-prob providers on GPU, logprobs-reference,logprobs-chunked,trl-chunked on CPU)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per provider (default 7, --quick 3)")
     ap.add_argument("--quick", action="store_true", help="GPU: 2 shapes x N in (4096, 12345), 3 repeats, "
                     "compile only on the first config; CPU: 3 repeats")
@@ -384,8 +452,12 @@ def parse(argv=None):
         args.n_list = [4096, 12345] if args.quick else GPU_NS
     else:
         args.n_list = [8192]
-    args.provider_list = (args.providers.split(",") if args.providers else
-                          list(ALL_PROVIDERS) if gpu else ["reference", "chunked", "liger"])
+    if args.providers:
+        args.provider_list = args.providers.split(",")
+    elif args.op == "logprobs":
+        args.provider_list = list(LOGPROB_PROVIDERS) if gpu else ["logprobs-reference", "logprobs-chunked", "trl-chunked"]
+    else:
+        args.provider_list = list(LOSS_PROVIDERS) if gpu else ["reference", "chunked", "liger"]
     for p in args.provider_list:
         if p not in ALL_PROVIDERS:
             ap.error(f"unknown provider {p!r}")
@@ -412,7 +484,7 @@ def main(argv=None):
                 line += f"; peak memory {targets['mem_ratio']:.3f} (target <= 0.125: " \
                         f"{'met' if targets['mem_ok'] else 'NOT met'})"
             print(line)
-    blob = {"bench": "policy_loss", "hardware": hw, "flop_convention": "6*N*H*V per full step",
+    blob = {"bench": "policy_loss" if args.op == "loss" else "logprobs", "hardware": hw, "flop_convention": "6*N*H*V per full step",
             "results": results, "cpu_targets": targets}
     if args.out_md:
         with open(args.out_md, "w") as f:

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# GPU check: every test marked `gpu` (Triton loss kernels, chunked backend, the trainer on CUDA, the
-# varlen attention backends), then the GPU benchmark (bench_loss.py --quick), then the rollout
-# benchmark (bench_rollout.py on CUDA), then the packing benchmark (bench_packing.py on CUDA).
-# Budget: under 12.5 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s, rollout
-# benchmark <= 150 s, packing benchmark <= 150 s). Sections to run can be named (default: all):
-#   benchmarks/gpu_check.sh tests loss        benchmarks/gpu_check.sh rollout packing
+# GPU check: every test marked `gpu` (Triton loss kernels, chunked backend, fused_logprobs, the trainer
+# on CUDA, the varlen attention backends), then the GPU benchmark (bench_loss.py --quick), the log-prob
+# benchmark (bench_loss.py --op logprobs --quick), the rollout benchmark (bench_rollout.py on CUDA),
+# then the packing benchmark (bench_packing.py on CUDA).
+# Budget: under 15 minutes on one H200 (install ~1 min, tests <= 210 s, benchmark <= 270 s, log-prob
+# benchmark <= 150 s, rollout benchmark <= 150 s, packing benchmark <= 150 s). Sections to run can be
+# named (default: all):
+#   benchmarks/gpu_check.sh tests loss        benchmarks/gpu_check.sh logprobs rollout packing
 # so that each call fits a 10-minute device command.
 # Assumes NO network on the GPU machine: the package is used from the tree (PYTHONPATH) when an
 # offline editable install fails, and Liger-Kernel / pytest are used only if already installed.
 # Results go to $OUT (else ./gpu_out): gpu_tests.txt, bench_stdout.txt, bench_loss.md, bench_loss.json,
-# bench_rollout_stdout.txt, bench_rollout.json, bench_packing_stdout.txt, bench_packing.json.
+# bench_logprobs.md, bench_logprobs.json (its stdout appended to bench_stdout.txt), bench_rollout_stdout.txt,
+# bench_rollout.json, bench_packing_stdout.txt, bench_packing.json.
 # Exit status: 0 all good; 1 tests or benchmark failed; 2 no CUDA device (nothing was run).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +20,7 @@ OUTDIR="${OUT:-./gpu_out}"
 mkdir -p "$OUTDIR"
 PY="${PYTHON:-python}"
 log() { echo "[gpu_check] $*" >&2; }
-SECTIONS=" ${*:-tests loss rollout packing} "
+SECTIONS=" ${*:-tests loss logprobs rollout packing} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
 if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
@@ -65,6 +68,17 @@ rc=$?
 [ $rc -eq 0 ] || { log "benchmark failed or timed out (rc=$rc); partial table below"; status=1; tail -n 20 "$OUTDIR/bench_stdout.txt" >&2; }
 fi
 
+# The log-prob primitive (bench_loss.py --op logprobs --quick): rlev_fast.fused_logprobs (reference, chunked,
+# triton) beside TRL's _ChunkedLogProbFunction and verl's linear_cross_entropy. TRL and verl are used only
+# if already installed there (no network): their rows then say "not installed". ~1 min on an H200.
+if want logprobs; then
+log "log-prob benchmark (bench_loss.py --op logprobs --quick)"
+timeout 150 "$PY" benchmarks/bench_loss.py --op logprobs --quick \
+    --out-md "$OUTDIR/bench_logprobs.md" --out-json "$OUTDIR/bench_logprobs.json" >> "$OUTDIR/bench_stdout.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { log "log-prob benchmark failed or timed out (rc=$rc)"; status=1; tail -n 20 "$OUTDIR/bench_stdout.txt" >&2; }
+fi
+
 # Rollout throughput on CUDA (bench_rollout.py): hf-cached and hf on the GPU; vllm is skipped, with
 # the reason in the table and the JSON, since this machine has no vLLM (no network to install it).
 # ~1 min on an H200 (tiny policy, 16 prompts x 8, 48 tokens).
@@ -96,6 +110,7 @@ fi
 fi
 
 echo "gpu_check status: $status" > "$OUTDIR/gpu_check_status.txt"
+[ -f "$OUTDIR/bench_logprobs.md" ] && cat "$OUTDIR/bench_logprobs.md"
 if [ -f "$OUTDIR/bench_loss.md" ]; then
     cat "$OUTDIR/bench_loss.md"
 else

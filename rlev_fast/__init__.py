@@ -33,6 +33,7 @@ try:
     from .advantages import ESTIMATORS, compute_advantages
     from .loss import PolicyLossConfig, PolicyLossOutput, policy_loss
     from .loss_module import FusedPolicyLoss
+    from .logprobs import LogProbOutput, fused_logprobs
     from .metrics import accuracy, by_value_bucket, h_acc, mean_length, value_density
     from .verify import extract_answer, verify, verify_batch
     from .rewards import SCALE_FORMS, difficulty_values, exam_values, rlev_reward, value_scale
@@ -51,6 +52,7 @@ except KeyboardInterrupt:
 __all__ = [
     "ESTIMATORS",
     "FusedPolicyLoss",
+    "LogProbOutput",
     "SCALE_FORMS",
     "PolicyLossConfig",
     "PolicyLossOutput",
@@ -60,6 +62,7 @@ __all__ = [
     "difficulty_values",
     "exam_values",
     "extract_answer",
+    "fused_logprobs",
     "h_acc",
     "mean_length",
     "metrics",

@@ -4,8 +4,22 @@
     grpo with scale s      s * (c - mean_g c) / (std_g c + eps),  c = r / s
     dr_grpo                r - mean_g r                               (no std division, Dr. GRPO)
     rloo                   r_i - mean of the other completions of the group
-    reinforce_pp           (r - mean_B r) / (std_B r + eps)           whitening over the whole batch
+    reinforce_pp           (r - mean_B r) / (std_B r + eps)           whitening over the batch's completions
+    reinforce_pp_token     (r - mean_w r) / (std_w r + eps)           the same, each completion weighted by
+                           w_i = its token count L_i, std with Bessel's correction over sum L_i (verl)
     reinforce_pp_baseline  group mean removed, then whitened over the batch
+
+REINFORCE++ over completions or over tokens. With an outcome reward (gamma = 1) every token of a
+completion carries the same return r_i, so verl's REINFORCE++ (`masked_whiten` of the token returns)
+is the token-weighted form: a completion of 300 tokens counts 300 times in the batch mean and std, one
+of 3 tokens 3 times. `reinforce_pp` counts every completion once: one rollout, one sample of the
+outcome. That is our default because RLEV moves response lengths with the value (the paper's claim 2):
+under token weighting the baseline itself shifts toward whatever the long responses score, so the
+value signal and the length signal mix in the advantage. `reinforce_pp_token` reproduces verl's
+numbers (tests/test_advantages.py checks it against verl's function and a float64 formula) for runs
+that must match verl; it needs `lengths` (the response token counts) in `compute_advantages`. verl
+puts eps inside the square root (rsqrt(var + 1e-8)); here it is added to the std like the other
+estimators: the two agree to ~eps / std (1e-6 relative at eps=1e-6, exactly at eps=0).
 
 Why `scale` exists: s(x) is constant within a group, so plain GRPO's division by the group std
 cancels it: (s c - s mean c) / (s std c) = (c - mean c) / std c. RLEV's value weighting would be
@@ -24,6 +38,7 @@ e.g. dr_grpo of rewards 1e39, is a ValueError naming the rewards index, not a si
 """
 from __future__ import annotations
 
+import inspect
 from typing import Optional
 
 import torch
@@ -33,7 +48,8 @@ from .rewards import ArrayLike, as_float_tensor, check_finite, check_nonempty, f
 
 # name -> fn(rewards, group_size, scale, eps) -> advantages, all float64 1-D tensors (scale may be
 # None). Register an estimator of your own with `@ESTIMATORS.register("name")`: the trainer's
-# --algo, the configs and the paper runner accept it from then on.
+# --algo, the configs and the paper runner accept it from then on. An estimator that also declares a
+# `lengths` parameter receives the float64 response token counts (required then; see reinforce_pp_token).
 ESTIMATORS = Registry("advantage estimator")
 register_advantage_estimator = ESTIMATORS.register
 
@@ -139,11 +155,51 @@ def reinforce_pp(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor]
     return _whiten(r, eps)
 
 
+@ESTIMATORS.register("reinforce_pp_token")
+def reinforce_pp_token(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float,
+                       lengths: torch.Tensor) -> torch.Tensor:
+    """Whitening over the batch's tokens: completion i weighted by its token count L_i (verl's REINFORCE++
+    with an outcome reward). mean = sum L r / sum L, var = sum L (r - mean)^2 / (sum L - 1)."""
+    n_tok = lengths.sum()
+    if float(n_tok) < 2 or bool(r.amax() == r.amin()):
+        return torch.zeros_like(r)
+    s = _pow2_scale(r)
+    if s is not None:
+        r, eps = r * s, eps * s
+    mean = (lengths * r).sum() / n_tok
+    var = (lengths * (r - mean) ** 2).sum() / (n_tok - 1)
+    return (r - mean) / (var.sqrt() + eps)
+
+
+def needs_lengths(estimator: str) -> bool:
+    """Whether the registered estimator takes the response token counts (a `lengths` parameter)."""
+    return "lengths" in inspect.signature(ESTIMATORS.get(estimator, "estimator")).parameters
+
+
 @ESTIMATORS.register("reinforce_pp_baseline")
 def reinforce_pp_baseline(r: torch.Tensor, group_size: int, scale: Optional[torch.Tensor], eps: float) -> torch.Tensor:
     """The group mean removed, then whitened over the batch."""
     g = _group_view(r, group_size)
     return _whiten(_group_center(g).reshape(-1), eps)
+
+
+def _check_lengths(lengths, r: torch.Tensor, estimator: str) -> Optional[torch.Tensor]:
+    """float64 response token counts for an estimator that takes them (else None): finite, >= 0, one
+    per reward. An estimator that needs them and gets none is an error naming it."""
+    if not needs_lengths(estimator):
+        return None
+    if lengths is None:
+        raise ValueError(f"estimator {estimator!r} weights completions by their token counts: pass lengths "
+                         f"(the response length of each completion, in tokens)")
+    n = as_float_tensor(lengths, "lengths", torch.float64).to(device=r.device, dtype=torch.float64)
+    if n.shape != r.shape:
+        raise ValueError(f"lengths has {n.numel()} entries but rewards has {r.numel()}")
+    check_finite(n, "lengths")
+    bad = n < 0
+    if bool(bad.any()):
+        i = first_bad_index(bad)
+        raise ValueError(f"lengths[{i}] must be >= 0, got {n[i].item()}")
+    return n
 
 
 def _check_inputs(rewards, group_size, estimator, scale, eps):
@@ -181,10 +237,15 @@ def compute_advantages(
     estimator: str = "grpo",
     scale: Optional[ArrayLike] = None,
     eps: float = 1e-6,
+    lengths: Optional[ArrayLike] = None,
 ) -> torch.Tensor:
-    """One advantage per completion (float32, computed in float64). See the module docstring."""
+    """One advantage per completion (float32, computed in float64). See the module docstring.
+    `lengths`: the response token count of each completion, for the estimators that weight by it
+    (reinforce_pp_token); ignored by the others."""
     r, s, out_dtype = _check_inputs(rewards, group_size, estimator, scale, eps)
-    adv = ESTIMATORS.get(estimator)(r, group_size, s, eps)
+    n = _check_lengths(lengths, r, estimator)
+    fn = ESTIMATORS.get(estimator)
+    adv = fn(r, group_size, s, eps) if n is None else fn(r, group_size, s, eps, lengths=n)
     out = adv.to(out_dtype)
     # Any estimator, built-in or registered: an advantage the output dtype cannot hold (dr_grpo / rloo
     # of rewards beyond 3.4e38 in float32) is an error naming the completion, not a silent +-inf.

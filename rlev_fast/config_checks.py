@@ -33,6 +33,21 @@ def check_number(obj, name: str, lo: Optional[float] = None, hi: Optional[float]
         raise ValueError(f"{where} must be {'<' if strict_hi else '<='} {hi}, got {v!r}")
 
 
+F32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+
+
+def check_temperature(obj, name: str = "temperature") -> None:
+    """obj.name is a finite number >= the smallest normal float32 (the logits h W^T / temperature are
+    computed in float32: a subnormal temperature has lost precision, its reciprocal, which the Triton
+    kernels multiply by, overflows below 2.9e-39, and log-probs of -gap / temperature with gradients of
+    1 / temperature carry no usable signal)."""
+    check_number(obj, name, 0.0, strict_lo=True)
+    if getattr(obj, name) < F32_TINY:
+        raise ValueError(
+            f"{type(obj).__name__}.{name} must be >= {F32_TINY:.8g} (the smallest normal float32: the "
+            f"logits h W^T / temperature are computed in float32), got {getattr(obj, name)!r}")
+
+
 def field_choices(obj_or_cls, name: str) -> Optional[Sequence[str]]:
     """The allowed values of a dataclass field, from its metadata (None: any value)."""
     for f in dataclasses.fields(obj_or_cls):

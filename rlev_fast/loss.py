@@ -38,22 +38,19 @@ elsewhere, reference when neither is available. The env var RLEV_FAST_LOSS_BACKE
 """
 from __future__ import annotations
 
-import importlib
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple, Union
 
 import torch
 
-from .config_checks import check_int, check_number
-from .registry import Registry
+from .config_checks import check_int, check_number, check_temperature
+from .registry import Registry, pick_backend
 
 # The entries are registered below, next to the code they belong to (aggregation weights, the KL
 # estimators, the backends). Both registries read as the tuple of their names: argparse choices.
 LOSS_AGGS = Registry("loss aggregation")  # name -> fn(m, sid, num_seqs, num_tokens, config, lead) -> w [N]
 KL_ESTIMATORS = Registry("KL estimator")  # name -> fn(logp [N], ref [N]) -> kl [N], differentiable in logp
-_F32_TINY = float(torch.finfo(torch.float32).tiny)  # 1.1754944e-38
 RATIO_LEVELS = ("token", "sequence")  # not a registry: each level is a different code path in every backend
 LOG_RATIO_CLAMP = 20.0  # exp(20) ~ 5e8: keeps a stale old_logprob from overflowing the ratio (verl does the same)
 # Every backend computes the logits in float32 (the Triton kernels even for float64 inputs). A token
@@ -114,14 +111,7 @@ class PolicyLossConfig:
             check_number(self, "dual_clip", 1.0, strict_lo=True)  # e.g. 3.0; None turns it off
         check_number(self, "kl_coef", 0.0)
         check_number(self, "entropy_coef")
-        check_number(self, "temperature", 0.0, strict_lo=True)
-        if self.temperature < _F32_TINY:
-            # z = h W^T / temperature in float32: a subnormal temperature has lost precision, its
-            # reciprocal (the Triton kernels multiply by it) overflows below 2.9e-39, and log-probs
-            # of -gap / temperature with gradients of 1 / temperature carry no usable signal.
-            raise ValueError(
-                f"PolicyLossConfig.temperature must be >= {_F32_TINY:.8g} (the smallest normal float32: the "
-                f"logits h W^T / temperature are computed in float32), got {self.temperature!r}")
+        check_temperature(self)
         KL_ESTIMATORS.check(self.kl_estimator, "PolicyLossConfig.kl_estimator")
         LOSS_AGGS.check(self.loss_agg, "PolicyLossConfig.loss_agg")
         if self.ratio_level not in RATIO_LEVELS:
@@ -628,29 +618,12 @@ def register_backend(name: str, fn_or_path: Union[str, BackendFn], override: boo
 
 def _load_backend(name: str) -> Optional[BackendFn]:
     """The function of a registered backend; None when its module does not import (e.g. no triton)."""
-    entry = LOSS_BACKENDS.get(name)
-    if isinstance(entry, str):
-        module, fn = entry.split(":")
-        try:
-            entry = getattr(importlib.import_module(module), fn)
-        except ImportError:
-            return None  # not cached: the path stays, and the next call tries the import again
-        LOSS_BACKENDS.set(name, entry)
-    return entry
+    return LOSS_BACKENDS.load(name)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """The concrete backend name for `backend` on `device` ("auto" resolved)."""
-    if backend != "auto":
-        return LOSS_BACKENDS.check(backend)
-    env = os.environ.get("RLEV_FAST_LOSS_BACKEND", "auto")
-    if env != "auto":
-        return LOSS_BACKENDS.check(env, "RLEV_FAST_LOSS_BACKEND")
-    order = ("triton", "chunked", "reference") if device.type == "cuda" else ("chunked", "reference")
-    for name in order:
-        if name in LOSS_BACKENDS and _load_backend(name) is not None:
-            return name
-    return "reference"
+    """The concrete backend name for `backend` on `device` ("auto" resolved; RLEV_FAST_LOSS_BACKEND)."""
+    return pick_backend(LOSS_BACKENDS, backend, device, "RLEV_FAST_LOSS_BACKEND")
 
 
 def policy_loss(

@@ -17,6 +17,8 @@ a name a user registers shows up in `--help` and is accepted by the configs.
 """
 from __future__ import annotations
 
+import importlib
+import os
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 
@@ -60,6 +62,20 @@ class Registry:
         self.check(name)
         self._entries[name] = obj
 
+    def load(self, name: str) -> Any:
+        """The object of `name`, importing a lazy "module:attr" entry on first use (and caching it);
+        None when that module does not import (e.g. triton missing): the path stays, so a later call
+        tries again."""
+        entry = self.get(name)
+        if isinstance(entry, str) and entry.count(":") == 1:
+            module, attr = entry.split(":")
+            try:
+                entry = getattr(importlib.import_module(module), attr)
+            except ImportError:
+                return None
+            self._entries[name] = entry
+        return entry
+
     def names(self) -> Tuple[str, ...]:
         return tuple(self._entries)
 
@@ -75,3 +91,19 @@ class Registry:
     def __repr__(self) -> str:
         return repr(self.names())
 
+
+
+def pick_backend(registry: Registry, backend: str, device: Any, env_var: str) -> str:
+    """The concrete backend name of a compute registry (reference / chunked / triton entries) for
+    `backend` on `device`: an explicit name is checked and returned; "auto" is the env var `env_var`
+    when set (and not "auto"), else triton on CUDA, chunked elsewhere, reference when neither loads."""
+    if backend != "auto":
+        return registry.check(backend)
+    env = os.environ.get(env_var, "auto")
+    if env != "auto":
+        return registry.check(env, env_var)
+    order = ("triton", "chunked", "reference") if getattr(device, "type", device) == "cuda" else ("chunked", "reference")
+    for name in order:
+        if name in registry and registry.load(name) is not None:
+            return name
+    return "reference"

@@ -39,12 +39,75 @@ def test_reinforce_pp_whitens_over_batch():
     ids=["all-equal-group", "single", "groups-of-one", "all-equal-batch"],
 )
 def test_degenerate_groups_give_zero_not_nan(estimator, rewards, group_size):
-    adv = compute_advantages(rewards, group_size, estimator)
-    if estimator == "reinforce_pp" and len(set(rewards)) > 1:
+    adv = compute_advantages(rewards, group_size, estimator, lengths=[3.0] * len(rewards))
+    if estimator in ("reinforce_pp", "reinforce_pp_token") and len(set(rewards)) > 1:
         # batch whitening does not look at groups: [0.1, 0.9] still differ across the batch
         assert torch.isfinite(adv).all() and adv.abs().max() > 0
     else:
         assert adv.abs().max().item() == 0.0
+
+
+def _token_whitening_fp64(r, lengths, eps):
+    """REINFORCE++ over tokens, written out: every token of completion i carries its return r_i."""
+    tok = torch.cat([torch.full((int(n),), float(x), dtype=torch.float64) for x, n in zip(r, lengths)])
+    return [(x - tok.mean()) / (tok.std() + eps) for x in r]
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-6])
+def test_reinforce_pp_token_weights_completions_by_length(eps):
+    g = torch.Generator().manual_seed(0)
+    r = (torch.rand(24, generator=g) > 0.5).double() * (1 + torch.rand(24, generator=g))  # s(x) * correct
+    lengths = torch.randint(1, 60, (24,), generator=g)
+    adv = compute_advantages(r, 4, "reinforce_pp_token", eps=eps, lengths=lengths)
+    assert adv.tolist() == pytest.approx([float(a) for a in _token_whitening_fp64(r, lengths, eps)], rel=1e-6, abs=1e-7)
+    # equal lengths: the per-completion form up to Bessel's correction over tokens, not completions
+    same = compute_advantages(r, 4, "reinforce_pp_token", eps=0.0, lengths=[5] * 24)
+    per_completion = compute_advantages(r, 4, "reinforce_pp", eps=0.0)
+    k = (24 * 5 - 1) / (5 * (24 - 1))  # var_completion / var_tok, Bessel over S = 24 vs N = 120
+    assert (same.double() / per_completion.double()).tolist() == pytest.approx([k ** 0.5] * 24, rel=1e-5)
+    # lengths matter: doubling the length of one completion moves every advantage
+    lengths2 = lengths.clone()
+    lengths2[0] *= 2
+    assert not torch.allclose(adv, compute_advantages(r, 4, "reinforce_pp_token", eps=eps, lengths=lengths2))
+
+
+def test_reinforce_pp_token_equals_verls_reinforce_plus_plus():
+    """verl's compute_reinforce_plus_plus_outcome_advantage on the same batch: the outcome reward on
+    the last response token, gamma = 1, responses of different lengths (right padding)."""
+    core_algos = pytest.importorskip("verl.trainer.ppo.core_algos", reason="verl is not installed (side venv in .ci/run)")
+    from verl.trainer.config import AlgoConfig
+
+    g = torch.Generator().manual_seed(1)
+    S, T = 16, 40
+    lengths = torch.randint(1, T + 1, (S,), generator=g)
+    r = (torch.rand(S, generator=g) > 0.4).float() * (1 + torch.rand(S, generator=g))
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).float()
+    token_rewards = torch.zeros(S, T)
+    token_rewards[torch.arange(S), lengths - 1] = r
+    adv_verl, _ = core_algos.compute_reinforce_plus_plus_outcome_advantage(token_rewards, mask, config=AlgoConfig(gamma=1.0))
+    ours = compute_advantages(r, 1, "reinforce_pp_token", eps=0.0, lengths=lengths)
+    expected = ours[:, None] * mask
+    # verl: rsqrt(var + 1e-8) and a 1e-8 in the mean's denominator, float32: agreement to ~1e-6
+    assert torch.allclose(adv_verl, expected, rtol=1e-5, atol=1e-6), (adv_verl - expected).abs().max()
+    # with our default eps the difference is eps / std relative
+    ours_eps = compute_advantages(r, 1, "reinforce_pp_token", lengths=lengths)
+    assert torch.allclose(adv_verl, ours_eps[:, None] * mask, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "estimator 'reinforce_pp_token' weights completions by their token counts: pass lengths"),
+    ({"lengths": [3, 4, 5]}, "lengths has 3 entries but rewards has 4"),
+    ({"lengths": [3, -1, 5, 2]}, r"lengths\[1\] must be >= 0"),
+    ({"lengths": [3, float("nan"), 5, 2]}, r"lengths\[1\] is not finite"),
+])
+def test_reinforce_pp_token_needs_valid_lengths(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        compute_advantages([1.0, 0.0, 2.0, 0.0], 2, "reinforce_pp_token", **kwargs)
+
+
+def test_lengths_are_ignored_by_estimators_that_do_not_take_them():
+    r = [1.0, 0.0, 2.0, 0.0]
+    assert torch.equal(compute_advantages(r, 2, "grpo", lengths=[1, 2, 3, 4]), compute_advantages(r, 2, "grpo"))
 
 
 def test_group_standardization_zeroes_constant_groups_inside_a_batch():

@@ -45,7 +45,7 @@ def test_duplicate_registration_is_an_error_unless_overridden():
 
 
 def test_builtin_registries_hold_the_papers_choices():
-    assert ESTIMATORS.names() == ("grpo", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline")
+    assert ESTIMATORS.names() == ("grpo", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_token", "reinforce_pp_baseline")
     assert SCALE_FORMS.names() == ("rlev", "correctness", "uniform", "shuffled", "multiplicative")
 
 

@@ -81,7 +81,8 @@ def rl_step(policy: Policy, data: TrainSet, prompt_idx: Sequence[int], cfg: Trai
     # Every estimator gets s(x): GRPO needs it to keep the value scale, the others ignore it.
     scale = data.scale[list(prompt_idx)].repeat_interleave(n)  # (S,)
     rewards = scale * correct
-    adv_all = compute_advantages(D.all_gather_cat(rewards), n, cfg.algo.algo, scale=D.all_gather_cat(scale))
+    adv_all = compute_advantages(D.all_gather_cat(rewards), n, cfg.algo.algo, scale=D.all_gather_cat(scale),
+                                 lengths=D.all_gather_cat(batch.response_lengths.double()))
     S = rewards.numel()
     adv = adv_all[info.rank * S : (info.rank + 1) * S]
     # 4. the update(s), then the new weights to the sampler
