@@ -12,6 +12,8 @@
 
 namespace py = pybind11;
 
+void add_stages(py::module_& m);  // bindings_stages.cpp
+
 static std::vector<std::string> to_strings(const py::list& items, const char* what) {
   std::vector<std::string> out;
   out.reserve(items.size());
@@ -94,4 +96,5 @@ PYBIND11_MODULE(_verify, m) {
         return res;
       },
       py::arg("responses"), py::arg("golds"), py::arg("num_threads") = 0);
+  add_stages(m);
 }

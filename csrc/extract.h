@@ -1,0 +1,26 @@
+// Extraction: the final answer a text commits to (twin of rlev_fast/verifier/extract.py).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scan.h"
+
+namespace rlv {
+
+struct Extracted {
+  B ans;                     // the answer as written (boxes or regions joined by ", " / " or ")
+  std::vector<Span> boxes;   // every box of the text
+  int64_t first_in_group = 0;  // the first box of the answer's group (boxes.size() when not a box)
+};
+
+B strip_answer(B s);  // spaces and final punctuation removed
+// bytes after the last </think> (false when a <think> is never closed), tail-capped, normalized
+bool prepare_response(const B& data, B* out);
+// the answer of prepared text t; is_gold: an answer key (its whole text when nothing is anchored)
+bool extract_from(const B& t, bool is_gold, Extracted* X);
+// the answer without spaces and its extraction; false when nothing non-empty is found
+bool answer_of(const B& t, bool is_gold, Extracted* X, B* answer);
+
+}  // namespace rlv

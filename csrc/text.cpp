@@ -1,0 +1,70 @@
+// Twin of rlev_fast/verifier/text.py.
+#include "text.h"
+
+#include "tables.h"
+
+namespace rlv {
+
+B lower_bytes(const B& s) {
+  B r = s;
+  for (auto& ch : r) ch = (char)lowr((unsigned char)ch);
+  return r;
+}
+
+B upper_bytes(const B& s) {
+  B r = s;
+  for (auto& ch : r)
+    if (islwr((unsigned char)ch)) ch = (char)(ch - ('a' - 'A'));
+  return r;
+}
+
+B strip_ws(const B& s) {
+  int64_t a = 0, b = len(s);
+  while (a < b && issp(at(s, a))) a++;
+  while (b > a && issp(at(s, b - 1))) b--;
+  return sub(s, a, b);
+}
+
+static const int FULLWIDTH_FIRST = 0xFF01, FULLWIDTH_LAST = 0xFF5E;  // full-width forms of "!".."~"
+
+B normalize_text(const B& t) {
+  B out;
+  out.reserve(t.size());
+  int64_t n = len(t);
+  int64_t i = 0;
+  while (i < n) {
+    int c = at(t, i);
+    // the full-width block is EF BC 81..EF BC BF and EF BD 80..EF BD 9E in UTF-8
+    if (c == 0xEF && i + 2 < n && (at(t, i + 1) == 0xBC || at(t, i + 1) == 0xBD)) {
+      int cp = 0xF000 | ((at(t, i + 1) & 0x3F) << 6) | (at(t, i + 2) & 0x3F);
+      if (cp >= FULLWIDTH_FIRST && cp <= FULLWIDTH_LAST && (at(t, i + 2) & 0xC0) == 0x80) {
+        out.push_back((char)(cp - FULLWIDTH_FIRST + '!'));
+        i += 3;
+        continue;
+      }
+    }
+    if (c >= 0xC2) {  // a multi-byte UTF-8 sequence: the table
+      bool hit = false;
+      for (int k = 0; UNICODE_FORMS[k].from; k++) {
+        if (starts(t, UNICODE_FORMS[k].from, i)) {
+          out += UNICODE_FORMS[k].to;
+          i += (int64_t)std::strlen(UNICODE_FORMS[k].from);
+          hit = true;
+          break;
+        }
+      }
+      if (hit) continue;
+    }
+    // a doubled backslash before a command name
+    if (c == '\\' && i + 2 < n && at(t, i + 1) == '\\' && isalp(at(t, i + 2)) && (i == 0 || at(t, i - 1) != '\\')) {
+      out.push_back('\\');
+      i += 2;
+      continue;
+    }
+    out.push_back((char)c);
+    i += 1;
+  }
+  return out;
+}
+
+}  // namespace rlv
