@@ -11,6 +11,7 @@
 #include "caps.h"
 #include "choice.h"
 #include "compare.h"
+#include "context.h"
 #include "extract.h"
 #include "tables.h"
 #include "tokenize.h"
@@ -54,7 +55,8 @@ py::dict caps() {
   CAP(MAX_BINOM_K), CAP(MAX_SCI_EXP), CAP(MAX_BASE_DIGITS), CAP(MAX_ELEMS), CAP(MAX_MAT_CELLS), CAP(MAX_MAT_DEPTH);
   CAP(MAX_CHAIN), CAP(MAX_PM), CAP(MAX_STEPS), CAP(MAX_ANCHOR_TRIES), CAP(MAX_ANCHOR_HITS), CAP(MAX_BOLD_SPANS);
   CAP(MAX_GAP), CAP(MAX_AND_GAP), CAP(MAX_BOLD), CAP(MAX_SHORT_FORMULA), CAP(MAX_SHORT_TEXT);
-  CAP(MAX_CHOICE_LETTERS), CAP(FIXED), CAP(NPOINTS), CAP(RTOL), CAP(ATOL), CAP(ZERO_TOL);
+  CAP(MAX_CHOICE_LETTERS), CAP(FIXED), CAP(MAX_LEAD), CAP(MAX_TAIL), CAP(MAX_EARLIER_BOXES), CAP(MAX_TEXT_DEPTH);
+  CAP(MIN_SIG_DIGITS), CAP(NPOINTS), CAP(MIN_POINTS), CAP(RESOLUTION);
 #undef CAP
   return d;
 }
@@ -64,6 +66,7 @@ py::dict tables() {
   d["TOKEN_KINDS"] = name_list(rlv::TOKEN_KINDS);
   d["OPS"] = name_list(rlv::OPS);
   d["NODE_KINDS"] = name_list(rlv::NODE_KINDS);
+  d["VERDICTS"] = name_list(rlv::VERDICTS);
   py::list uni;
   for (int i = 0; rlv::UNICODE_FORMS[i].from; i++)
     uni.append(py::make_tuple(py::bytes(rlv::UNICODE_FORMS[i].from), py::bytes(rlv::UNICODE_FORMS[i].to)));
@@ -93,6 +96,47 @@ py::dict tables() {
   d["ONE_BYTE_TOKENS"] = token_list(rlv::ONE_BYTE_TOKENS);
   d["TOKEN_SKIP"] = py::bytes(rlv::TOKEN_SKIP);
   d["NORM_SKIP_CMDS"] = str_list(rlv::NORM_SKIP_CMDS);
+  d["PROSE_JOINERS"] = str_list(rlv::PROSE_JOINERS);
+  d["MATH_WORDS"] = str_list(rlv::MATH_WORDS);
+  d["NEGATORS"] = str_list(rlv::NEGATORS);
+  d["PREDICATES"] = str_list(rlv::PREDICATES);
+  d["HEDGES"] = str_list(rlv::HEDGES);
+  d["RETRACTIONS"] = str_list(rlv::RETRACTIONS);
+  d["WEAK_RETRACTIONS"] = str_list(rlv::WEAK_RETRACTIONS);
+  d["REFERENCES"] = str_list(rlv::REFERENCES);
+  d["CLAUSE_WORDS"] = str_list(rlv::CLAUSE_WORDS);
+  d["COPULAS"] = str_list(rlv::COPULAS);
+  py::list phrases;
+  for (int i = 0; rlv::PHRASES[i].words; i++) {
+    py::list words;
+    B w;
+    for (const char* c = rlv::PHRASES[i].words;; c++) {
+      if (*c == ' ' || *c == 0) {
+        words.append(py::bytes(w));
+        w.clear();
+        if (*c == 0) break;
+      } else {
+        w.push_back(*c);
+      }
+    }
+    phrases.append(py::make_tuple(py::tuple(words), py::str(rlv::PHRASES[i].table)));
+  }
+  d["PHRASES"] = phrases;
+  d["CJK_NEGATORS"] = str_list(rlv::CJK_NEGATORS);
+  d["CJK_PREDICATES"] = str_list(rlv::CJK_PREDICATES);
+  d["CJK_HEDGES"] = str_list(rlv::CJK_HEDGES);
+  d["CJK_RETRACTIONS"] = str_list(rlv::CJK_RETRACTIONS);
+  d["CJK_WEAK_RETRACTIONS"] = str_list(rlv::CJK_WEAK_RETRACTIONS);
+  d["CJK_REFERENCES"] = str_list(rlv::CJK_REFERENCES);
+  d["CJK_CLAUSE_WORDS"] = str_list(rlv::CJK_CLAUSE_WORDS);
+  py::list ranges;
+  for (int i = 0; rlv::INVISIBLE_RANGES[i].hi; i++)
+    ranges.append(py::make_tuple(rlv::INVISIBLE_RANGES[i].lo, rlv::INVISIBLE_RANGES[i].hi));
+  d["INVISIBLE_RANGES"] = ranges;
+  d["ATTACH_AFTER_CMDS"] = str_list(rlv::ATTACH_AFTER_CMDS);
+  d["ATTACH_BEFORE_CMDS"] = str_list(rlv::ATTACH_BEFORE_CMDS);
+  d["MULTIPLIER_WORDS"] = str_list(rlv::MULTIPLIER_WORDS);
+  d["UNIT_SYMBOLS"] = str_list(rlv::UNIT_SYMBOLS);
   return d;
 }
 
@@ -116,7 +160,15 @@ py::object stage_extract(py::bytes text, bool is_gold) {
   if (!rlv::extract_from(t, is_gold, &X)) return py::none();
   py::list boxes;
   for (const rlv::Span& s : X.boxes) boxes.append(py::make_tuple(s.s, s.e, s.cs, s.ce));
-  return py::make_tuple(py::bytes(X.ans), boxes, X.first_in_group);
+  return py::make_tuple(py::bytes(X.ans), boxes, X.first_in_group, X.a0, X.a1, X.how);
+}
+
+// the commitment verdict on prepared response text against a gold answer, None when it has no answer
+py::object stage_context(py::bytes text, py::bytes gold) {
+  B t = text, ans;
+  rlv::Extracted X;
+  if (!rlv::answer_of(t, false, &X, &ans)) return py::none();
+  return py::int_(rlv::judge(t, X, B(gold)));
 }
 
 py::object stage_tokenize(py::bytes text) {
@@ -127,18 +179,18 @@ py::object stage_tokenize(py::bytes text) {
   return out;
 }
 
-py::object stage_parse(py::bytes text) {
+py::object stage_parse(py::bytes text, bool strict) {
   rlv::Tree T;
-  int r = rlv::parse(T, B(text));
+  int r = rlv::parse(T, B(text), strict);
   if (r < 0) return py::none();
   return tree_tuple(T, r, 0);
 }
 
-// (exact (num, den) or None, the double values at the NPOINTS points), None when it does not parse,
-// "abort" past MAX_STEPS
+// (exact (num, den) or None, the (value, bound) pairs at the NPOINTS points), None when it does not
+// parse, "abort" past MAX_STEPS
 py::object stage_evaluate(py::bytes text) {
   rlv::Tree T;
-  int r = rlv::parse(T, B(text));
+  int r = rlv::parse(T, B(text), true);
   if (r < 0) return py::none();
   rlv::Ctx ctx;
   try {
@@ -146,7 +198,10 @@ py::object stage_evaluate(py::bytes text) {
     py::object exact = py::none();
     if (rlv::eval_q(T, r, 0, ctx, &q)) exact = py::make_tuple(rlv::to_decimal(q.n), rlv::to_decimal(q.d));
     py::list vals;
-    for (int j = 0; j < rlv::NPOINTS; j++) vals.append(rlv::eval_d(T, r, j, 0, ctx));
+    for (int j = 0; j < rlv::NPOINTS; j++) {
+      rlv::V v = rlv::eval_v(T, r, j, 0, ctx);
+      vals.append(py::make_tuple(v.v, v.e));
+    }
     return py::make_tuple(exact, vals);
   } catch (rlv::Abort&) {
     return py::str("abort");
@@ -156,8 +211,8 @@ py::object stage_evaluate(py::bytes text) {
 // node_eq of two answers' trees: True / False, None when either does not parse, "abort" past MAX_STEPS
 py::object stage_compare(py::bytes gold, py::bytes answer) {
   rlv::Tree T;
-  int g = rlv::parse(T, B(gold));
-  int p = rlv::parse(T, B(answer));
+  int g = rlv::parse(T, B(gold), false);
+  int p = rlv::parse(T, B(answer), true);
   if (g < 0 || p < 0) return py::none();
   rlv::Ctx ctx;
   try {
@@ -180,6 +235,7 @@ void add_stages(py::module_& m) {
     return py::bytes(out);
   });
   s.def("extract", &stage_extract, py::arg("text"), py::arg("is_gold"));
+  s.def("context", &stage_context, py::arg("text"), py::arg("gold"));
   s.def("mc_letters", [](py::bytes t, bool strict) -> py::object {
     uint32_t mask;
     bool hedge;
@@ -187,7 +243,7 @@ void add_stages(py::module_& m) {
     return py::make_tuple(mask, hedge);
   });
   s.def("tokenize", &stage_tokenize);
-  s.def("parse", &stage_parse);
+  s.def("parse", &stage_parse, py::arg("text"), py::arg("strict"));
   s.def("evaluate", &stage_evaluate);
   s.def("compare", &stage_compare, py::arg("gold"), py::arg("answer"));
   s.def("norm_text", [](py::bytes t) { return py::bytes(rlv::norm_text(B(t))); });

@@ -40,9 +40,13 @@ constexpr size_t MAX_SHORT_FORMULA = 256;    // a whole text this short and form
 constexpr size_t MAX_SHORT_TEXT = 16;        // a whole text this short is its own answer, else nothing
 constexpr size_t MAX_CHOICE_LETTERS = 10;    // letters of one group of choices ("ACD"), choices A..J
 constexpr int64_t FIXED = (int64_t)1 << 16;  // mask flag: the \pm signs of this element are chosen
-constexpr int NPOINTS = 4;                   // random points for symbolic comparison
-constexpr double RTOL = 1e-9;                // relative tolerance of values computed in double
-constexpr double ATOL = 1e-12;               // absolute tolerance of values computed in double
-constexpr double ZERO_TOL = 1e-10;           // |lhs - rhs| below this is "zero" when comparing relations
+constexpr int64_t MAX_LEAD = 200;            // bytes before an answer read for words that negate or hedge it
+constexpr int64_t MAX_TAIL = 256;            // bytes after an answer read for words that negate, hedge or retract it
+constexpr int64_t MAX_EARLIER_BOXES = 8;     // earlier boxed answers compared with the final one
+constexpr int MAX_TEXT_DEPTH = 2;            // \text{...} groups with numbers read as math, nested this deep
+constexpr int MIN_SIG_DIGITS = 3;            // a decimal approximates an exact value only with this many digits
+constexpr int NPOINTS = 6;                   // points for symbolic comparison: positive, negative, mixed signs
+constexpr int MIN_POINTS = 2;                // points where both sides are defined and resolved, for a match
+constexpr double RESOLUTION = 1e-12;         // values match when they agree within bounds this tight
 
 }  // namespace rlv

@@ -105,6 +105,7 @@ bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_out) {
     break;
   }
   if (nletters == 0 || mask == 0) return false;
+  if (pending_or && stopped) hedge = true;  // "E or 7": an alternative that is not a letter is still one
   if (strict && (stopped || hedge)) return false;
   *mask_out = mask;
   *hedge_out = hedge;

@@ -9,10 +9,9 @@
 
 #include "caps.h"
 #include "tables.h"
+#include "values.h"
 
 namespace rlv {
-
-static bool has_var(Tree& T, int e) { return any_below(T, e, is_var_kind); }
 
 static std::vector<int> pm_ids(Tree& T, int e) {
   std::vector<int> ids;
@@ -25,92 +24,6 @@ static std::vector<int> pm_ids(Tree& T, int e) {
   }
   std::sort(ids.begin(), ids.end());
   return ids;
-}
-
-static int approx_lit(Tree& T, int e) {
-  int x = T[e].kind == N_NEG ? T[e].kids[0] : e;
-  if (T[x].kind == N_NUM && T[x].lit && T[x].dec >= 1 && (T[x].dec >= 2 || T[x].sig >= 3)) return T[x].dec;
-  return -1;
-}
-
-static bool plain_lit(Tree& T, int e) {
-  int x = T[e].kind == N_NEG ? T[e].kids[0] : e;
-  return T[x].kind == N_NUM && T[x].lit;
-}
-
-static bool close_d(double a, double b) {
-  if (a == b) return true;
-  if (!(fin(a) && fin(b))) return false;
-  return std::fabs(a - b) <= RTOL * std::max(std::fabs(a), std::fabs(b)) + ATOL;
-}
-
-static bool round_close(double lit_value, int dec, double x) {
-  if (!(fin(lit_value) && fin(x))) return false;
-  double tol = 0.5 * std::pow(10.0, (double)(-dec)) * (1.0 + 1e-9) + 1e-15 * std::max(1.0, std::fabs(x));
-  return std::fabs(x - lit_value) <= tol;
-}
-
-static bool expr_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
-  if (has_var(T, a) || has_var(T, b)) {
-    int valid = 0;
-    for (int j = 0; j < NPOINTS; j++) {
-      double x = eval_d(T, a, j, ma, ctx);
-      double y = eval_d(T, b, j, mb, ctx);
-      bool xn = x != x, yn = y != y;
-      if (xn && yn) continue;
-      if (xn || yn) return false;
-      if (!close_d(x, y)) return false;
-      valid++;
-    }
-    return valid > 0;
-  }
-  int da = approx_lit(T, a), db = approx_lit(T, b);
-  Q qa, qb;
-  bool oka = eval_q(T, a, ma, ctx, &qa);
-  bool okb = eval_q(T, b, mb, ctx, &qb);
-  if (oka && okb && eq(mul(qa.n, qb.d), mul(qb.n, qa.d))) return true;
-  if (da >= 0 && !plain_lit(T, b))
-    return round_close(eval_d(T, a, 0, ma, ctx), da, eval_d(T, b, 0, mb, ctx));
-  if (db >= 0 && !plain_lit(T, a))
-    return round_close(eval_d(T, b, 0, mb, ctx), db, eval_d(T, a, 0, ma, ctx));
-  if (oka && okb) return false;
-  double x = eval_d(T, a, 0, ma, ctx);
-  double y = eval_d(T, b, 0, mb, ctx);
-  if (x != x || y != y) return false;
-  return close_d(x, y);
-}
-
-// No containers below e (an arithmetic expression).
-static bool arith(Tree& T, int e) { return !any_below(T, e, is_container); }
-
-static bool rel_eq(Tree& T, int a, int b, bool positive, Ctx& ctx) {
-  for (int x : {a, b})
-    for (int k : T[x].kids)
-      if (!arith(T, k)) return false;
-  bool have = false;
-  double ratio = 0.0;
-  for (int j = 0; j < NPOINTS; j++) {
-    double fa = eval_d(T, T[a].kids[0], j, 0, ctx);
-    fa = fa - eval_d(T, T[a].kids[1], j, 0, ctx);
-    double fb = eval_d(T, T[b].kids[0], j, 0, ctx);
-    fb = fb - eval_d(T, T[b].kids[1], j, 0, ctx);
-    if (fa != fa || fb != fb) {
-      if ((fa != fa) != (fb != fb)) return false;
-      continue;
-    }
-    bool za = std::fabs(fa) <= ZERO_TOL, zb = std::fabs(fb) <= ZERO_TOL;
-    if (za && zb) continue;
-    if (za || zb) return false;
-    double r = fa / fb;
-    if (!have) {
-      have = true;
-      ratio = r;
-      if (positive && r <= 0.0) return false;
-    } else if (!close_d(r, ratio)) {
-      return false;
-    }
-  }
-  return true;
 }
 
 typedef std::pair<int, int64_t> Elem;
@@ -279,8 +192,22 @@ static bool mat_value(Tree& T, int e, int depth, Cells* out) {
   return false;
 }
 
+// The value a chain of = and \approx stands for (its last member: "22/7 \approx 3.14" is 3.14), or -1
+// when one of its links is false ("7 = 5", "5 \approx 7").
+static int chain_value(Tree& T, int e, Ctx& ctx) {
+  const std::vector<int> kids = T[e].kids;  // a copy: comparing may add nodes to T
+  const int approx = T[e].op;
+  for (size_t i = 0; i + 1 < kids.size(); i++) {
+    bool ok = ((approx >> i) & 1) ? approx_true(T, kids[i], kids[i + 1], ctx) : node_eq(T, kids[i], 0, kids[i + 1], 0, ctx);
+    if (!ok) return -1;
+  }
+  return kids.back();
+}
+
 bool node_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
   ctx.step();
+  if (T[a].kind == N_CHAIN && (a = chain_value(T, a, ctx)) < 0) return false;
+  if (T[b].kind == N_CHAIN && (b = chain_value(T, b, ctx)) < 0) return false;
   int ka = T[a].kind, kb = T[b].kind;
   if (ka == N_EQ && kb == N_EQ) {
     if (T[a].op == 1 && T[b].op == 1 && text_of_node(T, T[a].kids[0]) == text_of_node(T, T[b].kids[0]))
@@ -360,6 +287,14 @@ bool node_eq(Tree& T, int a, int64_t ma, int b, int64_t mb, Ctx& ctx) {
   return expr_eq(T, a, ma, b, mb, ctx);
 }
 
+// Spaces at s[i] separate two digits ("2 3" is not "23"): *apart, and the index after the spaces.
+static int64_t digits_apart(const B& out, const B& s, int64_t i, bool* apart) {
+  int64_t j = i;
+  while (j < len(s) && issp(at(s, j))) j++;
+  *apart = !out.empty() && isdig((unsigned char)out.back()) && j < len(s) && isdig(at(s, j));
+  return j;
+}
+
 B norm_text(const B& s) {
   B out;
   int64_t n = len(s), i = 0;
@@ -369,8 +304,7 @@ B norm_text(const B& s) {
       int64_t j = letters_end(s, i + 1, n);
       B name = sub(s, i + 1, j);
       if (j == i + 1) {
-        bool skipnext = j < n && !isalp(at(s, j)) &&
-                        (at(s, j) == ',' || at(s, j) == '!' || at(s, j) == ';' || at(s, j) == ':' || at(s, j) == ' ');
+        bool skipnext = j < n && !isalp(at(s, j)) && in_chars(at(s, j), ",!;: ");
         i = skipnext ? j + 1 : j;
         if (i == j) out.push_back('\\');
         continue;
@@ -383,7 +317,13 @@ B norm_text(const B& s) {
       i = j;
       continue;
     }
-    if (issp(c) || c == '{' || c == '}' || c == '$') {
+    if (issp(c)) {
+      bool apart;
+      i = digits_apart(out, s, i, &apart);
+      if (apart) out.push_back(' ');
+      continue;
+    }
+    if (c == '{' || c == '}' || c == '$') {
       i++;
       continue;
     }
@@ -396,9 +336,17 @@ B norm_text(const B& s) {
 
 B squeeze(const B& s) {
   B out;
-  for (char ch : s) {
-    int c = (unsigned char)ch;
-    if (!(issp(c) || c == '$')) out.push_back(ch);
+  int64_t i = 0;
+  while (i < len(s)) {
+    int c = at(s, i);
+    if (issp(c)) {
+      bool apart;
+      i = digits_apart(out, s, i, &apart);
+      if (apart) out.push_back(' ');
+      continue;
+    }
+    if (c != '$') out.push_back((char)c);
+    i++;
   }
   return out;
 }

@@ -12,17 +12,33 @@ namespace rlv {
 
 static const char* const THINK_START = "<think>";
 static const char* const THINK_END = "</think>";
+static const char* const TRIM_TAIL = ".,;:!? *([";  // final punctuation, markdown, a bracket left open by a cut
 
-B strip_answer(B s) {
-  s = strip_ws(s);
-  while (!s.empty()) {
-    int c = (unsigned char)s.back();
-    if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == ' ')
-      s.pop_back();
-    else
-      break;
+void trim(const B& t, int64_t* pa, int64_t* pb) {
+  int64_t a = *pa, b = *pb;
+  while (a < b && issp(at(t, a))) a++;
+  while (true) {
+    while (b > a && in_chars(at(t, b - 1), TRIM_TAIL)) b--;
+    int64_t w = b;
+    while (w > a && islwr(at(t, w - 1))) w--;
+    if (w < b && in_list(sub(t, w, b), PROSE_JOINERS) && (w == a || !isalp(at(t, w - 1)))) {
+      b = w;
+      continue;
+    }
+    if (b > a && issp(at(t, b - 1))) {
+      b--;
+      continue;
+    }
+    break;
   }
-  return strip_ws(s);
+  *pa = a;
+  *pb = b;
+}
+
+B strip_answer(const B& s) {
+  int64_t a = 0, b = len(s);
+  trim(s, &a, &b);
+  return sub(s, a, b);
 }
 
 static int64_t regions_index(const std::vector<Span>& regions, int64_t p) {
@@ -33,46 +49,122 @@ static int64_t regions_index(const std::vector<Span>& regions, int64_t p) {
   return -1;
 }
 
-static bool mathish_start(const B& s) {
-  if (s.empty()) return false;
-  int c = at(s, 0);
-  if (isdig(c) || c == '-' || c == '+' || c == '.' || c == '(' || c == '[' || c == '\\' || c == '{' || c == '|') return true;
+// t[p, end) starts like a formula: a digit or symbol, a run of capitals ("B", "ACD"), or one lower-case
+// letter that an operator or the end follows ("x = 3", "b)", "b."), not a word ("a prime")
+static bool mathish_start(const B& t, int64_t p, int64_t end) {
+  if (p >= end) return false;
+  int c = at(t, p);
+  if (isdig(c) || in_chars(c, "-+.([\\{|")) return true;
   if (isupr(c)) {
-    int64_t j = 0;
-    while (j < len(s) && isupr(at(s, j))) j++;
-    if (j <= (int64_t)MAX_CHOICE_LETTERS && (j == len(s) || !isalp(at(s, j)))) return true;
+    int64_t j = p;
+    while (j < end && isupr(at(t, j))) j++;
+    if (j - p <= (int64_t)MAX_CHOICE_LETTERS && (j == end || !isalp(at(t, j)))) return true;
+  }
+  if (islwr(c) && (p + 1 == end || !isalp(at(t, p + 1)))) {
+    int64_t j = p + 1;
+    while (j < end && at(t, j) == ' ') j++;
+    return j == end || in_chars(at(t, j), "=<>^_(),.;:+-*/!'");
   }
   return false;
 }
 
-// '5, because ...' -> '5': cut at ", " followed by a word of 3+ lower-case letters
-static B cut_prose_tail(const B& s) {
-  int64_t i = 0, n = len(s);
-  while (i < n) {
-    if (at(s, i) == ',' && i + 1 < n && at(s, i + 1) == ' ') {
+// The first position in t[a, b) where prose begins, or b (see prose_start in extract.py).
+static int64_t prose_start(const B& t, int64_t a, int64_t b) {
+  int depth = 0;
+  int64_t i = a;
+  while (i < b) {
+    int c = at(t, i);
+    if (c == '{') {
+      depth++;
+    } else if (c == '}') {
+      if (depth > 0) depth--;
+    } else if (c == '\\') {
+      i = (i + 1 < b && isalp(at(t, i + 1))) ? letters_end(t, i + 1, b) : i + 2;
+      continue;
+    } else if (c == ',' && i + 1 < b && at(t, i + 1) == ' ') {
       int64_t j = i + 2, k = j;
-      while (k < n && islwr(at(s, k))) k++;
-      if (k - j >= 3 && !in_list(sub(s, j, k), PROSE_CONTINUERS)) return sub(s, 0, i);
+      while (k < b && islwr(at(t, k))) k++;
+      if (k - j >= 3 && !in_list(sub(t, j, k), PROSE_CONTINUERS)) return i;
+    } else if (depth == 0 && islwr(c) && (i == a || !isalp(at(t, i - 1)))) {
+      int64_t j = letters_end(t, i, b);
+      if (j - i >= 2 && !in_list(sub(t, i, j), MATH_WORDS)) return i;
+      i = j;
+      continue;
+    } else if (c >= 0x80 && depth == 0) {
+      int n;
+      unsigned cp = decode_at(t, i, &n);
+      if (is_cjk(cp) || is_word_char(cp)) return i;
+      i += n;
+      continue;
     }
     i++;
   }
-  return s;
+  return b;
 }
 
-// the length of the Chinese copula at t[p] (是 为 项), 0 when there is none
-static int64_t cjk_copula_at(const B& t, int64_t p) {
-  for (int k = 0; CJK_COPULAS[k]; k++)
-    if (starts(t, CJK_COPULAS[k], p)) return (int64_t)std::strlen(CJK_COPULAS[k]);
-  return 0;
+// The last w in t[p, end) that is not inside a math region ("x = 1 + 1 = 2" is one formula).
+static int64_t rfind_outside(const B& t, const char* w, int64_t p, int64_t end, const std::vector<Span>& regions) {
+  const int64_t L = (int64_t)std::strlen(w);
+  int64_t hi = end;
+  while (hi - L >= p) {
+    size_t r = t.rfind(w, (size_t)(hi - L));
+    if (r == B::npos || (int64_t)r < p) return -1;
+    int64_t q = (int64_t)r;
+    bool inside = false;
+    for (const Span& g : regions)
+      if (g.s < q && q < g.e) inside = true;
+    if (!inside) return q;
+    hi = q;
+  }
+  return -1;
+}
+
+struct Found {  // an answer and where it lies in the text
+  B ans;
+  int64_t s = 0, e = 0;
+};
+
+// In prose: the formula after the last " is " / " are " / ... of t[p, end), else (unless words_only)
+// after its last " = ".
+static bool after_copula(const B& t, int64_t p, int64_t end, const std::vector<Span>& regions, bool words_only,
+                         Found* out) {
+  int nwords = 0;
+  while (IS_WORDS[nwords]) nwords++;
+  int64_t best = -1;
+  for (int w = 0; w < (words_only ? nwords - 1 : nwords); w++) {
+    int64_t q = rfind_outside(t, IS_WORDS[w], p, end, regions);
+    int64_t e = q + (int64_t)std::strlen(IS_WORDS[w]);
+    if (q >= 0 && e > best && (w != nwords - 1 || best < 0)) best = e;
+  }
+  if (best < 0) return false;
+  int64_t q = best;
+  while (q < end && at(t, q) == ' ') q++;
+  int64_t k = regions_index(regions, q);
+  if (k >= 0) {
+    int64_t j;
+    out->ans = region_group_fwd(t, regions, k, p + MAX_SPAN, &j);
+    out->s = regions[(size_t)k].s;
+    out->e = regions[(size_t)j].e;
+    return true;
+  }
+  if (mathish_start(t, q, end)) {
+    int64_t a = q, b = prose_start(t, q, end);
+    trim(t, &a, &b);
+    if (b > a) {
+      *out = {sub(t, a, b), a, b};
+      return true;
+    }
+  }
+  return false;
 }
 
 // the answer that follows an "answer is" / "Answer:" anchor ending at p
-static bool answer_from_span(const B& t, int64_t p, const std::vector<Span>& regions, B* out) {
+static bool answer_from_span(const B& t, int64_t p, const std::vector<Span>& regions, Found* out) {
   int64_t n = len(t);
   while (p < n) {
     int c = at(t, p);
     bool skip = issp(c);
-    if (!skip && (c == ':' || c == '*' || c == '"' || c == '\'' || c == '`' || c == '\\')) {
+    if (!skip && in_chars(c, ":*\"'`\\")) {
       bool keep = c == '\\' && p + 1 < n && (at(t, p + 1) == '(' || at(t, p + 1) == '[' || isalp(at(t, p + 1)));
       skip = !keep;
     }
@@ -80,70 +172,56 @@ static bool answer_from_span(const B& t, int64_t p, const std::vector<Span>& reg
     p++;
   }
   // a Chinese copula after the anchor: 答案是 B, 答案为 B
-  for (int64_t w = cjk_copula_at(t, p); w > 0; w = cjk_copula_at(t, p)) {
-    p += w;
-    while (p < n && (issp(at(t, p)) || at(t, p) == ':')) p++;
+  for (bool hit = true; hit && p + 2 < n;) {
+    hit = false;
+    for (int k = 0; CJK_COPULAS[k]; k++)
+      if (starts(t, CJK_COPULAS[k], p)) {
+        p += (int64_t)std::strlen(CJK_COPULAS[k]);
+        while (p < n && (issp(at(t, p)) || at(t, p) == ':')) p++;
+        hit = true;
+        break;
+      }
   }
   if (p >= n) return false;
   int64_t k = regions_index(regions, p);
   if (k >= 0) {
-    if (regions[k].ce <= regions[k].cs) return false;
-    *out = region_group_fwd(t, regions, k, p + MAX_SPAN);
+    const Span& r = regions[(size_t)k];
+    if (r.ce <= r.cs) return false;
+    int64_t j;
+    out->ans = region_group_fwd(t, regions, k, p + MAX_SPAN, &j);
+    out->s = r.s;
+    out->e = regions[(size_t)j].e;
     return true;
   }
   int64_t end = sentence_end(t, p, MAX_SPAN);
-  B s = sub(t, p, end);
-  if (mathish_start(s)) {
-    s = strip_answer(cut_prose_tail(s));
-    if (s.empty()) return false;
-    *out = s;
+  if (mathish_start(t, p, end)) {
+    int64_t a = p, b = prose_start(t, p, end);
+    trim(t, &a, &b);
+    if (b <= a) return false;
+    *out = {sub(t, a, b), a, b};
     return true;
   }
-  int64_t best = -1;
-  for (int w = 0; IS_WORDS[w]; w++) {
-    size_t q = s.rfind(IS_WORDS[w]);
-    if (q != B::npos) {
-      int64_t e = (int64_t)q + (int64_t)std::strlen(IS_WORDS[w]);
-      if (e > best) best = e;
-    }
-  }
-  if (best >= 0) {
-    int64_t q = p + best;
-    while (q < end && at(t, q) == ' ') q++;
-    int64_t kk = regions_index(regions, q);
-    if (kk >= 0) {
-      *out = region_group_fwd(t, regions, kk, p + MAX_SPAN);
-      return true;
-    }
-    B sb = sub(t, q, end);
-    if (mathish_start(sb)) {
-      sb = strip_answer(cut_prose_tail(sb));
-      if (!sb.empty()) {
-        *out = sb;
-        return true;
-      }
-    }
-  }
+  if (after_copula(t, p, end, regions, false, out)) return true;
+  // else the last math region or number inside the sentence
   const Span* lr = nullptr;
   for (auto& r : regions)
     if (r.s >= p && r.e <= end) lr = &r;
   NumHit ln;
   bool has_ln = last_number(t, p, end, &ln);
   if (lr && (!has_ln || lr->e >= ln.e)) {
-    if (lr->ce > lr->cs) {
-      *out = sub(t, lr->cs, lr->ce);
-      return true;
-    }
-    return false;
+    if (lr->ce <= lr->cs) return false;
+    *out = {sub(t, lr->cs, lr->ce), lr->s, lr->e};
+    return true;
   }
   if (has_ln) {
-    *out = ln.v;
+    *out = {ln.v, ln.s, ln.e};
     return true;
   }
   return false;
 }
 
-// no English word of 3+ letters (outside \commands) and no second line: a bare formula
+// no English word of 3+ letters (outside \commands; "and", "or" and function names are mathematics)
+// and no second line: a bare formula
 static bool mathish_text(const B& s) {
   int64_t i = 0, n = len(s);
   while (i < n) {
@@ -153,7 +231,7 @@ static bool mathish_text(const B& s) {
       int64_t j = letters_end(s, i, n);
       if (j - i >= 3 && !(i > 0 && at(s, i - 1) == '\\')) {
         B w = sub(s, i, j);
-        if (w != upper_bytes(w)) return false;
+        if (w != upper_bytes(w) && !in_list(w, MATH_WORDS)) return false;
       }
       i = j;
     } else {
@@ -167,7 +245,7 @@ static bool mathish_text(const B& s) {
 static bool bold_ok(const B& s0) {
   B s = strip_ws(s0);
   if (s.empty() || s.size() > MAX_BOLD) return false;
-  if (!mathish_start(s) && at(s, 0) != '$') return false;
+  if (!mathish_start(s, 0, len(s)) && at(s, 0) != '$') return false;
   return mathish_text(s);
 }
 
@@ -206,10 +284,9 @@ struct Cand {
   int64_t idx;
 };
 
-bool extract_from(const B& t, bool is_gold, Extracted* X) {
-  X->boxes = find_boxes(t);
+// The answer of the last anchor that yields one (tried from the end, MAX_ANCHOR_TRIES of them).
+static bool anchored(const B& t, const std::vector<Span>& regions, Extracted* X) {
   const std::vector<Span>& boxes = X->boxes;
-  std::vector<Span> regions = find_regions(t);
   B tl = lower_bytes(t);
   std::vector<Cand> cands;
   for (size_t bi = 0; bi < boxes.size(); bi++) cands.push_back({boxes[bi].s, 0, (int64_t)bi});
@@ -231,30 +308,24 @@ bool extract_from(const B& t, bool is_gold, Extracted* X) {
     if (a.kind != b.kind) return a.kind > b.kind;
     return a.idx > b.idx;
   });
+  const int64_t nb = (int64_t)boxes.size();
   int tries = 0;
-  int64_t nb = (int64_t)boxes.size();
   for (auto& cd : cands) {
-    if (tries >= MAX_ANCHOR_TRIES) break;
-    tries++;
+    if (tries++ >= MAX_ANCHOR_TRIES) break;
     if (cd.kind == 0) {
       int64_t j;
       B ans = group_back(t, boxes, cd.idx, &j);
-      if (!strip_ws(ans).empty()) {
-        X->ans = ans;
-        X->first_in_group = j;
-        return true;
-      }
-      continue;
+      if (strip_ws(ans).empty()) continue;
+      *X = {ans, boxes, j, boxes[(size_t)j].s, boxes[(size_t)cd.idx].e, HOW_BOX};
+      return true;
     }
     if (cd.kind == 2) {
       const Span& b = bolds[(size_t)cd.idx];
-      B s = sub(t, b.cs, b.ce);
-      if (bold_ok(s)) {
-        X->ans = strip_answer(s);
-        X->first_in_group = nb;
-        return true;
-      }
-      continue;
+      if (!bold_ok(sub(t, b.cs, b.ce))) continue;
+      int64_t a = b.cs, e = b.ce;
+      trim(t, &a, &e);
+      *X = {sub(t, a, e), boxes, nb, a, e, HOW_BOLD};
+      return true;
     }
     const char* pat = TEXT_ANCHORS[cd.idx];
     if (cd.idx == CHOICE_ANCHOR) {  // 选: only directly before a choice letter
@@ -262,69 +333,80 @@ bool extract_from(const B& t, bool is_gold, Extracted* X) {
       while (q < len(t) && (at(t, q) == ':' || at(t, q) == ' ')) q++;
       if (!(q < len(t) && isupr(at(t, q)))) continue;
     }
-    B ans;
-    if (answer_from_span(t, cd.pos + (int64_t)std::strlen(pat), regions, &ans) && !strip_ws(ans).empty()) {
-      X->ans = ans;
-      X->first_in_group = nb;
+    Found f;
+    if (answer_from_span(t, cd.pos + (int64_t)std::strlen(pat), regions, &f) && !strip_ws(f.ans).empty()) {
+      *X = {f.ans, boxes, nb, f.s, f.e, HOW_TEXT};
       return true;
     }
   }
-  X->first_in_group = nb;
-  if (is_gold) {
-    B s = strip_ws(t);
-    if (!s.empty() && at(s, 0) != '$' && !starts(s, "\\(", 0) && !starts(s, "\\[", 0)) {
-      B v;
-      int64_t r = scan_number(s, 0, len(s), &v);
-      if (r >= 0 && r == len(s) && at(s, 0) != '-') {
-        X->ans = v;
-        return true;
-      }
-      if (regions.empty()) {
-        X->ans = s;
-        return true;
-      }
-    }
+  return false;
+}
+
+// The start of the sentence around position p (after the last ". ", "! ", "? " or newline).
+static int64_t sentence_start(const B& t, int64_t p) {
+  int64_t i = p;
+  while (i > 0) {
+    int c = at(t, i - 1);
+    if (c == '\n' || (in_chars(c, ".!?") && i < len(t) && issp(at(t, i)))) return i;
+    i--;
+  }
+  return 0;
+}
+
+bool extract_from(const B& t, bool is_gold, Extracted* X) {
+  X->boxes = find_boxes(t);
+  std::vector<Span> regions = find_regions(t);
+  if (anchored(t, regions, X)) return true;
+  // no anchor
+  const int64_t nb = (int64_t)X->boxes.size();
+  int64_t s0 = 0, s1 = len(t);
+  while (s0 < s1 && issp(at(t, s0))) s0++;
+  while (s1 > s0 && issp(at(t, s1 - 1))) s1--;
+  if (s0 >= s1) s0 = len(t), s1 = 0;  // all space (as Python's lstrip / rstrip)
+  B s = strip_ws(t);
+  auto take = [&](const B& ans, int64_t a, int64_t e, int how) {
+    X->ans = ans;
+    X->first_in_group = nb;
+    X->a0 = a;
+    X->a1 = e;
+    X->how = how;
+    return true;
+  };
+  if (is_gold && !s.empty() && at(s, 0) != '$' && !starts(s, "\\(", 0) && !starts(s, "\\[", 0)) {
+    B v;
+    int64_t r = scan_number(s, 0, len(s), &v);
+    if (r >= 0 && r == len(s) && at(s, 0) != '-') return take(v, s0, s1, HOW_WHOLE);
+    if (regions.empty()) return take(s, s0, s1, HOW_WHOLE);
   }
   bool has_lr = false;
-  int64_t lr_end = 0, lr_k = 0;
-  if (!regions.empty()) {
-    int64_t k = (int64_t)regions.size() - 1;
-    while (k >= 0 && regions[k].ce <= regions[k].cs) k--;
-    if (k >= 0) {
-      has_lr = true;
-      lr_end = regions[k].e;
-      lr_k = k;
-    }
+  int64_t lr_end = 0, lr_k = (int64_t)regions.size() - 1;
+  while (lr_k >= 0 && regions[(size_t)lr_k].ce <= regions[(size_t)lr_k].cs) lr_k--;
+  if (lr_k >= 0) {
+    has_lr = true;
+    lr_end = regions[(size_t)lr_k].e;
   }
-  if (!has_lr) {
-    B s = strip_ws(t);
-    if (!s.empty() && s.size() <= MAX_SHORT_FORMULA && mathish_text(s)) {
-      B v;
-      int64_t r = scan_number(s, 0, len(s), &v);
-      if (r >= 0 && r == len(s)) {
-        X->ans = v;
-        return true;
-      }
-      X->ans = s;
-      return true;
-    }
+  if (!has_lr && !s.empty() && s.size() <= MAX_SHORT_FORMULA && mathish_start(s, 0, len(s)) && mathish_text(s)) {
+    B v;
+    int64_t r = scan_number(s, 0, len(s), &v);
+    return take(r >= 0 && r == len(s) ? v : s, s0, s1, HOW_WHOLE);
   }
   NumHit ln;
   bool has_ln = last_number(t, 0, len(t), &ln);
-  if (has_lr && (!has_ln || lr_end >= ln.e)) {
-    int64_t first;
-    X->ans = group_back(t, regions, lr_k, &first);
-    return true;
+  // the last statement: "The roots are 2 and 3." -> what follows its last " is " / " are "
+  const bool region_last = has_lr && (!has_ln || lr_end >= ln.e);
+  const int64_t last = region_last ? lr_end : has_ln ? ln.e : -1;
+  const int64_t p = sentence_start(t, (last >= 0 ? last : s1) - 1);
+  Found stmt;
+  if (after_copula(t, p, sentence_end(t, p, MAX_SPAN), regions, true, &stmt) && !strip_ws(stmt.ans).empty() &&
+      stmt.e >= last)
+    return take(stmt.ans, stmt.s, stmt.e, HOW_TEXT);
+  if (region_last) {
+    int64_t j;
+    B ans = group_back(t, regions, lr_k, &j);
+    return take(ans, regions[(size_t)j].s, lr_end, HOW_REGION);
   }
-  if (has_ln) {
-    X->ans = ln.v;
-    return true;
-  }
-  B s = strip_ws(t);
-  if (!s.empty() && s.size() <= MAX_SHORT_TEXT) {
-    X->ans = s;
-    return true;
-  }
+  if (has_ln) return take(ln.v, ln.s, ln.e, HOW_NUMBER);
+  if (!s.empty() && s.size() <= MAX_SHORT_TEXT) return take(s, s0, s1, HOW_WHOLE);
   return false;
 }
 

@@ -26,6 +26,10 @@ bool name_like(Tree& T, int e) {
   return false;
 }
 
+bool has_var(Tree& T, int e) { return any_below(T, e, is_var_kind); }
+
+bool arith(Tree& T, int e) { return !any_below(T, e, is_container); }
+
 // No variables and no containers below e (an arithmetic constant).
 bool is_const(Tree& T, int e) {
   return !any_below(T, e, [](int k) { return is_var_kind(k) || is_container(k); });
@@ -34,6 +38,7 @@ bool is_const(Tree& T, int e) {
 namespace {
 
 struct Parser {
+  bool strict = false;  // a response: constant-first chains must hold (an answer key is trusted)
   std::vector<Tok> t;
   size_t i = 0;
   int depth = 0;
@@ -118,7 +123,7 @@ struct Parser {
       const Tok* tk = peek();
       if (tk && tk->kind == T_OP &&
           (tk->op == O_EQ || tk->op == O_LT || tk->op == O_GT || tk->op == O_LE || tk->op == O_GE || tk->op == O_NE ||
-           tk->op == O_APPROX || tk->op == O_IN)) {
+           tk->op == O_APPROX || tk->op == O_IN || tk->op == O_SIM)) {
         i++;
         ops.push_back(tk->op);
         exprs.push_back(parse_union());
@@ -130,47 +135,50 @@ struct Parser {
     return reduce_chain(exprs, ops);
   }
 
+  // A chain of relations (see reduce_chain in parse.py for the rules and their reasons).
   int reduce_chain(const std::vector<int>& exprs, const std::vector<int>& ops) {
     if (ops.empty()) return exprs[0];
-    size_t n = ops.size();
-    bool alleq = true;
-    for (int o : ops)
+    const size_t n = ops.size();
+    bool alleq = true, sim = false;
+    for (int o : ops) {
       if (!(o == O_EQ || o == O_APPROX)) alleq = false;
+      if (o == O_SIM) sim = true;
+    }
     if (alleq) {
-      if (n == 1) {
-        int a = exprs[0], b = exprs[1];
-        if (name_like(*T, a)) {
-          int e = node(N_EQ, {a, b});
-          (*T)[e].op = 1;
-          return e;
-        }
-        if (ops[0] == O_APPROX) return a;
-        if (is_const(*T, a) && is_const(*T, b)) return b;
-        return node(N_EQ, {a, b});
+      if (name_like(*T, exprs[0])) {
+        std::vector<int> values(exprs.begin() + 1, exprs.end()), rest(ops.begin() + 1, ops.end());
+        int e = node(N_EQ, {exprs[0], derived(values, rest)});
+        (*T)[e].op = 1;
+        return e;
       }
-      int k = -1;
+      if (n == 1 && name_like(*T, exprs[1]) && !has_var(*T, exprs[0])) {
+        int e = node(N_EQ, {exprs[1], exprs[0]});
+        (*T)[e].op = 1;
+        return e;
+      }
+      bool vars = false;
+      for (int x : exprs) vars = vars || has_var(*T, x);
+      if (vars) {
+        if (n == 1 && ops[0] == O_EQ) return node(N_EQ, {exprs[0], exprs[1]});
+        if (!strict) return derived(exprs, ops);  // an answer key "1 = \zzz = x = 0" stands for 0
+      }
+      int approx = 0;
       for (size_t q = 0; q < n; q++)
-        if (ops[q] == O_APPROX) {
-          k = (int)q;
-          break;
-        }
-      if (k >= 1) return exprs[(size_t)k];
-      return exprs[n];
+        if (ops[q] == O_APPROX) approx |= 1 << q;
+      int e = node(N_CHAIN, exprs);
+      (*T)[e].op = approx;  // bit q: link q is \approx
+      return e;
+    }
+    if (sim) {
+      if (n != 1) throw ParseError();
+      return node(N_REL, {exprs[0], exprs[1]}, O_SIM);
     }
     if (n == 1 && ops[0] == O_IN) return exprs[1];
     if (n == 2 && name_like(*T, exprs[1])) {
       bool lt = (ops[0] == O_LT || ops[0] == O_LE) && (ops[1] == O_LT || ops[1] == O_LE);
       bool gt = (ops[0] == O_GT || ops[0] == O_GE) && (ops[1] == O_GT || ops[1] == O_GE);
-      if (lt) {
-        int iv = node(N_IVL, {exprs[0], exprs[2]});
-        (*T)[iv].op = (ops[0] == O_LE ? 1 : 0) | (ops[1] == O_LE ? 2 : 0);
-        return iv;
-      }
-      if (gt) {
-        int iv = node(N_IVL, {exprs[2], exprs[0]});
-        (*T)[iv].op = (ops[1] == O_GE ? 1 : 0) | (ops[0] == O_GE ? 2 : 0);
-        return iv;
-      }
+      if (lt) return between(exprs[0], exprs[1], exprs[2], ops[0] == O_LE, ops[1] == O_LE);
+      if (gt) return between(exprs[2], exprs[1], exprs[0], ops[1] == O_GE, ops[0] == O_GE);
     }
     if (n == 1 && (ops[0] == O_LT || ops[0] == O_GT || ops[0] == O_LE || ops[0] == O_GE || ops[0] == O_NE)) {
       int a = exprs[0], b = exprs[1], op = ops[0];
@@ -184,6 +192,25 @@ struct Parser {
       return node(N_REL, {a, b}, op);
     }
     throw ParseError();
+  }
+
+  // the value a derivation stands for: the one before its first \approx, else the last
+  static int derived(const std::vector<int>& values, const std::vector<int>& ops) {
+    for (size_t q = 0; q < ops.size(); q++)
+      if (ops[q] == O_APPROX) return values[q];
+    return values.back();
+  }
+
+  // lo < name < hi as an interval; lo <= |z| <= hi as [-hi, -lo] U [lo, hi]
+  int between(int lo, int name, int hi, bool lo_closed, bool hi_closed) {
+    int iv = node(N_IVL, {lo, hi});
+    (*T)[iv].op = (lo_closed ? 1 : 0) | (hi_closed ? 2 : 0);
+    if ((*T)[name].kind != N_ABS) return iv;
+    int nhi = node(N_NEG, {hi});
+    int nlo = node(N_NEG, {lo});
+    int neg = node(N_IVL, {nhi, nlo});
+    (*T)[neg].op = (hi_closed ? 1 : 0) | (lo_closed ? 2 : 0);
+    return node(N_UNION, {neg, iv});
   }
 
   int parse_union() {
@@ -244,7 +271,9 @@ struct Parser {
         i++;
         int b = parse_unary();
         a = node(op == O_MUL ? N_MUL : N_DIV, {a, b}, op == O_RATIO ? 1 : 0);
-      } else if (starts_factor(tk)) {
+      } else if (starts_factor(tk) && tk->kind != T_NUM) {
+        // juxtaposition is a product only where mathematics writes one: never before a number
+        // ("2 3" is neither 6 nor 23), so a number before a symbol or a bracket (2x, 2(3), 2\pi)
         int tk_kind = tk->kind;
         if (tk_kind == T_FRAC && (*T)[a].kind == N_NUM && (*T)[a].lit && (*T)[a].dec < 0) {
           int b = parse_unary();
@@ -475,11 +504,12 @@ struct Parser {
 
 }  // namespace
 
-int parse(Tree& T, const B& ans) {
+int parse(Tree& T, const B& ans, bool strict) {
   if (len(ans) > MAX_ANSWER) return -1;
   std::vector<Tok> toks;
   if (!tokenize(ans, &toks) || toks.empty()) return -1;
   Parser p;
+  p.strict = strict;
   p.t = std::move(toks);
   p.T = &T;
   try {

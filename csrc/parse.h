@@ -45,7 +45,7 @@ struct Tree {
 
 inline bool is_container(int k) {
   return k == N_TUPLE || k == N_SET || k == N_SEQ || k == N_IVL || k == N_UNION || k == N_REL || k == N_EQ ||
-         k == N_TEXT || k == N_MAT;
+         k == N_TEXT || k == N_MAT || k == N_CHAIN;
 }
 inline bool is_var_kind(int k) { return k == N_VAR || k == N_APPLY; }
 
@@ -65,7 +65,10 @@ bool any_below(Tree& T, int e, Pred pred) {
 bool int_lit(Tree& T, int e);    // an integer literal
 bool name_like(Tree& T, int e);  // x, f(x), xy, x/y, (x, y), |x|: what stands left of "x = 5"
 bool is_const(Tree& T, int e);   // no variables and no containers below e
-// the root of the answer's tree (nodes added to T), or -1 past a cap or on a syntax error
-int parse(Tree& T, const B& ans);
+bool has_var(Tree& T, int e);    // a variable (or a function applied) below e
+bool arith(Tree& T, int e);      // no containers below e (an arithmetic expression)
+// the root of the answer's tree (nodes added to T), or -1 past a cap or on a syntax error;
+// strict: the answer is a response's (a chain that starts with a constant must hold)
+int parse(Tree& T, const B& ans, bool strict);
 
 }  // namespace rlv

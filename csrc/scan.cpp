@@ -183,8 +183,7 @@ int gap_kind(const B& t, int64_t a, int64_t b) {
       if (hit) continue;
       return 0;
     }
-    if (c == '$' || c == ',' || c == ';' || c == '.' || c == '{' || c == '}' || c == ' ' || c == '\n' || c == '\t' ||
-        c == '\r') {
+    if (c < 0x80 && !isalp(c) && !isdig(c)) {  // punctuation and symbols: "$1$, $2$", "\boxed{35} ++ \boxed{4}"
       words.push_back(' ');
       i++;
       continue;
@@ -194,14 +193,16 @@ int gap_kind(const B& t, int64_t a, int64_t b) {
   }
   std::vector<B> ws = split_ws(words);
   if (ws.empty()) return 1;
-  bool has_and = false, has_or = false;
+  bool has_and = false, has_or = false, other = false;
   for (auto& w : ws) {
     if (in_list(w, AND_WORDS))
       has_and = true;
     else if (in_list(w, OR_WORDS))
       has_or = true;
+    else
+      other = true;
   }
-  if (has_or) return 2;
+  if (has_or) return other ? 0 : 2;  // "or possibly" is a hedge between two answers, not a list
   if (has_and && b - a <= MAX_AND_GAP) return 1;
   return 0;
 }
@@ -226,6 +227,54 @@ int64_t sentence_end(const B& t, int64_t p, int64_t lim) {
     i++;
   }
   return n;
+}
+
+// End of "^6" / "^{-3}" at t[i] (digits only), else i.
+static int64_t power_end(const B& t, int64_t i, int64_t n) {
+  if (i + 1 < n && at(t, i) == '^') {
+    if (isdig(at(t, i + 1))) {
+      int64_t j = i + 1;
+      while (j < n && isdig(at(t, j))) j++;
+      return j;
+    }
+    if (at(t, i + 1) == '{') {
+      int64_t j = i + 2;
+      if (j < n && (at(t, j) == '+' || at(t, j) == '-')) j++;
+      int64_t k = j;
+      while (j < n && isdig(at(t, j))) j++;
+      if (j > k && j < n && at(t, j) == '}') return j + 1;
+    }
+  }
+  return i;
+}
+
+static const char* const TIMES[] = {"\\times", "\\cdot", "*", nullptr};
+
+// End of the exponent part after a number at t[i]: e3 / E-5 (no letter after), a power, or
+// "\times 10^{k}" / "\cdot 10^k" / "*10^k"; i when there is none.
+static int64_t exponent_end(const B& t, int64_t i, int64_t n) {
+  if (i + 1 < n && (at(t, i) == 'e' || at(t, i) == 'E')) {
+    int64_t j = i + 1;
+    if (j < n && (at(t, j) == '+' || at(t, j) == '-')) j++;
+    int64_t k = j;
+    while (j < n && isdig(at(t, j))) j++;
+    if (j > k && !(j < n && isalp(at(t, j)))) return j;
+    return i;
+  }
+  int64_t e = power_end(t, i, n);
+  if (e > i) return e;
+  int64_t j = i;
+  while (j < n && at(t, j) == ' ') j++;
+  for (int o = 0; TIMES[o]; o++) {
+    if (!starts(t, TIMES[o], j)) continue;
+    int64_t k = j + (int64_t)std::strlen(TIMES[o]);
+    while (k < n && at(t, k) == ' ') k++;
+    if (starts(t, "10", k)) {
+      e = power_end(t, k + 2, n);
+      if (e > k + 2) return e;
+    }
+  }
+  return i;
 }
 
 // returns end or -1; out gets the normalized number
@@ -290,6 +339,12 @@ int64_t scan_number(const B& t, int64_t p, int64_t n, B* outp) {
       out.push_back((char)at(t, i));
       i++;
     }
+  } else {
+    int64_t e = exponent_end(t, i, n);  // 1.2e3, 10^6, 10^{-3}, 1.5 \times 10^{3}
+    if (e > i) {
+      out += sub(t, i, e);
+      i = e;
+    }
   }
   if (out.size() > MAX_DIGITS) return -1;
   *outp = out;
@@ -346,7 +401,7 @@ B group_back(const B& t, const std::vector<Span>& boxes, int64_t k, int64_t* jou
   return join_parts(parts, has_or);
 }
 
-B region_group_fwd(const B& t, const std::vector<Span>& regions, int64_t k, int64_t lim) {
+B region_group_fwd(const B& t, const std::vector<Span>& regions, int64_t k, int64_t lim, int64_t* jout) {
   std::vector<B> parts;
   parts.push_back(sub(t, regions[k].cs, regions[k].ce));
   bool has_or = false;
@@ -358,6 +413,7 @@ B region_group_fwd(const B& t, const std::vector<Span>& regions, int64_t k, int6
     j++;
     parts.push_back(sub(t, regions[j].cs, regions[j].ce));
   }
+  *jout = j;
   return join_parts(parts, has_or);
 }
 

@@ -34,7 +34,7 @@ int64_t scan_number(const B& t, int64_t p, int64_t n, B* outp);
 bool last_number(const B& t, int64_t a, int64_t b, NumHit* best);
 // spans[j..k] (boxes or math regions) joined by connector gaps into one answer; *jout is j
 B group_back(const B& t, const std::vector<Span>& boxes, int64_t k, int64_t* jout);
-// spans[k..] joined forward while they start before lim
-B region_group_fwd(const B& t, const std::vector<Span>& regions, int64_t k, int64_t lim);
+// regions[k..j] joined forward while they start before lim; *jout is j
+B region_group_fwd(const B& t, const std::vector<Span>& regions, int64_t k, int64_t lim, int64_t* jout);
 
 }  // namespace rlv

@@ -25,6 +25,28 @@ B strip_ws(const B& s) {
   return sub(s, a, b);
 }
 
+unsigned decode_at(const B& s, int64_t i, int* length) {
+  const unsigned c = (unsigned)at(s, i);
+  *length = 1;
+  if (c < 0x80) return c;
+  const int n = (c >= 0xC0 && c < 0xE0) ? 2 : (c >= 0xE0 && c < 0xF0) ? 3 : (c >= 0xF0 && c < 0xF8) ? 4 : 0;
+  if (n == 0 || i + n > len(s)) return c;
+  unsigned cp = c & (0x7Fu >> n);
+  for (int k = 1; k < n; k++) {
+    const unsigned d = (unsigned)at(s, i + k);
+    if ((d & 0xC0) != 0x80) return c;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  *length = n;
+  return cp;
+}
+
+bool is_invisible(unsigned cp) {
+  for (int k = 0; INVISIBLE_RANGES[k].hi; k++)
+    if (cp >= INVISIBLE_RANGES[k].lo && cp <= INVISIBLE_RANGES[k].hi) return true;
+  return false;
+}
+
 static const int FULLWIDTH_FIRST = 0xFF01, FULLWIDTH_LAST = 0xFF5E;  // full-width forms of "!".."~"
 
 B normalize_text(const B& t) {

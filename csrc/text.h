@@ -47,6 +47,18 @@ inline bool in_list(const B& w, const char* const* lst) {
   return false;
 }
 
+// the code point of the UTF-8 sequence at s[i] and its length; a stray or truncated byte is itself (1)
+unsigned decode_at(const B& s, int64_t i, int* length);
+bool is_invisible(unsigned cp);  // an invisible format character (INVISIBLE_RANGES)
+// a letter of running text beyond ASCII (Latin-1 and Latin Extended, Cyrillic), not Greek nor a symbol
+inline bool is_word_char(unsigned cp) {
+  return (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x400 && cp <= 0x4FF);
+}
+// CJK ideographs, kana, hangul and their punctuation: text, never mathematics
+inline bool is_cjk(unsigned cp) {
+  return (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0xFF00 && cp <= 0xFFEF);
+}
 B lower_bytes(const B& s);  // ASCII letters lower-cased
 B upper_bytes(const B& s);  // ASCII letters upper-cased
 B strip_ws(const B& s);     // ASCII whitespace removed at both ends

@@ -69,6 +69,89 @@ static int64_t attach_sub(const B& s, int64_t i, int64_t n, Tok& t, const std::v
   return i;
 }
 
+static const char* const THIN_SEPARATORS[] = {"{,}", "{, }", ",\\!", "\\,", "\\ ", "\\;", "~", nullptr};
+
+// Where the next group of exactly three digits of a thousands-grouped number starts after s[i]
+// ("1,000", "1{,}000", "10\\,000", "1 000"), or -1.
+static int64_t group_digits(const B& s, int64_t i, int64_t n) {
+  int64_t q = -1;
+  if (at(s, i) == ',' && i + 1 < n && at(s, i + 1) != ' ') {
+    q = starts(s, ",\\!", i) ? i + 3 : i + 1;
+  } else {
+    int64_t k = i;
+    while (k < n && at(s, k) == ' ') k++;
+    for (int p = 0; THIN_SEPARATORS[p]; p++)
+      if (starts(s, THIN_SEPARATORS[p], k)) {
+        q = k + (int64_t)std::strlen(THIN_SEPARATORS[p]);
+        break;
+      }
+    if (q < 0 && k > i) q = k;  // a plain space
+  }
+  if (q < 0) return -1;
+  while (q < n && at(s, q) == ' ') q++;
+  if (q + 3 > n || !(isdig(at(s, q)) && isdig(at(s, q + 1)) && isdig(at(s, q + 2)))) return -1;
+  if (q + 3 < n && (isdig(at(s, q + 3)) || (at(s, q + 3) == '.' && at(s, i) == ' '))) return -1;
+  return q;
+}
+
+// A number word that scales a value starts at s[i] ("thousand", "万").
+static bool multiplier_at(const B& s, int64_t i) {
+  for (int k = 0; MULTIPLIER_WORDS[k]; k++) {
+    const char* w = MULTIPLIER_WORDS[k];
+    const int64_t L = (int64_t)std::strlen(w);
+    if (starts(s, w, i) && ((unsigned char)w[0] >= 0x80 || !(i + L < len(s) && isalp(at(s, i + L))))) return true;
+  }
+  return false;
+}
+
+// s[i, n) is a unit and nothing else ("J", "m/s^2", "kg*m/s").
+static bool unit_tail(const B& s, int64_t i, int64_t n) {
+  bool seen = false;
+  while (i < n) {
+    int c = at(s, i);
+    if (isalp(c)) {
+      int64_t j = letters_end(s, i, n);
+      B w = sub(s, i, j);
+      if (!in_list(w, UNIT_SYMBOLS) && !in_list(lower_bytes(w), UNIT_WORDS)) return false;
+      seen = true;
+      i = j;
+    } else if (in_chars(c, " /*^.-{}") || isdig(c)) {
+      i++;
+    } else if (starts(s, "\\cdot", i)) {
+      i += 5;
+    } else {
+      return false;
+    }
+  }
+  return seen;
+}
+
+// \text{...} after a value: a unit is dropped (0); with digits it is read as mathematics when it holds
+// only numbers and connectors (1: its tokens were appended); "5\text{ thousand}" cannot be compared (-1).
+static int text_group(const B& g, std::vector<Tok>* toks, int depth) {
+  const B lg = lower_bytes(g);
+  if (multiplier_at(lg, 0)) return -1;
+  for (int64_t k = 0; k < len(g); k++)
+    if (multiplier_at(g, k)) return -1;
+  bool digits = false;
+  for (char ch : g) digits = digits || isdig((unsigned char)ch);
+  if (!digits) return 0;
+  if (depth >= MAX_TEXT_DEPTH) return -1;
+  int64_t i = 0, n = len(lg);
+  while (i < n) {  // words separated by spaces, commas and dots: numbers or "and" / "or"
+    while (i < n && (issp(at(lg, i)) || at(lg, i) == ',' || at(lg, i) == '.')) i++;
+    int64_t j = i;
+    bool alldig = true;
+    for (; j < n && !(issp(at(lg, j)) || at(lg, j) == ',' || at(lg, j) == '.'); j++) alldig = alldig && isdig(at(lg, j));
+    if (j > i && !alldig && !in_list(sub(lg, i, j), PROSE_JOINERS)) return -1;
+    i = j;
+  }
+  std::vector<Tok> inner;
+  if (!tokenize(g, &inner, depth + 1)) return -1;
+  toks->insert(toks->end(), inner.begin(), inner.end());
+  return 1;
+}
+
 // table lookups: a relation command, a command token, an operator or bracket byte (-1 / false: none)
 static int rel_cmd(const B& name) {
   for (int k = 0; REL_CMDS[k].name; k++)
@@ -102,7 +185,7 @@ static bool one_byte_token(int c, int* kind, int* op) {
   return false;
 }
 
-bool tokenize(const B& s, std::vector<Tok>* out) {
+bool tokenize(const B& s, std::vector<Tok>* out, int depth) {
   std::vector<Tok>& toks = *out;
   int64_t n = len(s), i = 0;
   std::vector<int64_t> bm = brace_map(s);
@@ -123,28 +206,8 @@ bool tokenize(const B& s, std::vector<Tok>* out) {
       int64_t first = i - g0;
       bool grouped = false;
       while (first >= 1 && first <= 3 && i < n && at(s, g0) != '0') {
-        int64_t q = -1;
-        if (at(s, i) == ',' && i + 1 < n && at(s, i + 1) != ' ') {
-          q = i + 1;
-          if (starts(s, ",\\!", i)) {
-            q = i + 3;
-            while (q < n && at(s, q) == ' ') q++;
-          }
-        } else {
-          int64_t k = i;
-          while (k < n && at(s, k) == ' ') k++;
-          if (starts(s, "{,}", k))
-            q = k + 3;
-          else if (starts(s, "{, }", k))
-            q = k + 4;
-          else if (starts(s, ",\\!", k))
-            q = k + 3;
-          if (q >= 0)
-            while (q < n && at(s, q) == ' ') q++;
-        }
-        if (q < 0 || q + 3 > n) break;
-        if (!(isdig(at(s, q)) && isdig(at(s, q + 1)) && isdig(at(s, q + 2)))) break;
-        if (q + 3 < n && isdig(at(s, q + 3))) break;
+        int64_t q = group_digits(s, i, n);
+        if (q < 0) break;
         intpart += sub(s, q, q + 3);
         i = q + 3;
         grouped = true;
@@ -252,6 +315,10 @@ bool tokenize(const B& s, std::vector<Tok>* out) {
         }
         int prev = toks.empty() ? -1 : toks.back().kind;
         if (prev == T_NUM || prev == T_RP || prev == T_RB || prev == T_RC || prev == T_PI) {
+          int inline_math = text_group(g, &toks, depth);
+          if (inline_math < 0) return false;
+          if (inline_math > 0) continue;
+          // a unit after a value: drop it, and a ^2 / ^3 right after it
           int64_t k = i;
           while (k < n && at(s, k) == ' ') k++;
           if (k < n && at(s, k) == '^') {
@@ -318,6 +385,11 @@ bool tokenize(const B& s, std::vector<Tok>* out) {
       int64_t j = letters_end(s, i, n);
       B w = sub(s, i, j);
       B lw = lower_bytes(w);
+      const int prev = toks.empty() ? -1 : toks.back().kind;
+      if ((prev == T_NUM || prev == T_RP || prev == T_RC || prev == T_RB) &&
+          (issp(at(s, i - 1)) || (j < n && (at(s, j) == '^' || at(s, j) == '/'))) && unit_tail(s, i, n))
+        break;  // "1.2e3 J", "9.8 m/s^2": the unit ends the answer
+      if (multiplier_at(lw, 0)) return false;
       if (j - i >= 2) {
         if (lw == "and") {
           toks.push_back(Tok(T_SEP, 0));
@@ -329,7 +401,6 @@ bool tokenize(const B& s, std::vector<Tok>* out) {
           i = j;
           continue;
         }
-        int prev = toks.empty() ? -1 : toks.back().kind;
         if (in_list(lw, UNIT_WORDS) && (prev == T_NUM || prev == T_RP || prev == T_RC || prev == T_RB)) {
           i = j;
           if (i < n && at(s, i) == '^' && i + 1 < n && isdig(at(s, i + 1))) i += 2;
@@ -385,6 +456,8 @@ bool tokenize(const B& s, std::vector<Tok>* out) {
       continue;
     } else if (c == '\'') {
       if (!toks.empty() && toks.back().kind == T_VAR) toks.back().name += "'";
+    } else if (c >= 0x80 && multiplier_at(s, i)) {
+      return false;  // "5万" is not 5
     }
     i++;
   }

@@ -27,6 +27,6 @@ void make_num(const B& intpart, const B& frac, Q* q, int* dec, int* sig);
 // after a command: a braced group {..} or a single byte / command; false when unbalanced
 bool read_group(const B& s, int64_t i, int64_t n, const std::vector<int64_t>& bm, B* g, int64_t* next);
 // tokens of a cleaned answer; false when it cannot be tokenized within the caps
-bool tokenize(const B& s, std::vector<Tok>* out);
+bool tokenize(const B& s, std::vector<Tok>* out, int depth = 0);
 
 }  // namespace rlv

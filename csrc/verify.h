@@ -1,5 +1,5 @@
-// C++17 answer verifier, the public entry points. The stages (text, scan, extract, choice, tokenize,
-// parse, rational, evaluate, compare, grade) are files of their own, each the twin of the module of
+// C++17 answer verifier, the public entry points. The stages (text, scan, extract, context, choice,
+// tokenize, parse, rational, evaluate, values, compare, grade) are files of their own, each the twin of the module of
 // the same name in rlev_fast/verifier/ (same caps, same normalization order, same results;
 // tests/verify/test_verify_parity.py and test_verify_stages.py check it). Inputs are UTF-8 bytes
 // (Python encodes with "surrogatepass"); nothing here throws past the public functions.

@@ -36,9 +36,13 @@ MAX_SHORT_FORMULA = 256  # a whole text this short and formula-like is its own a
 MAX_SHORT_TEXT = 16  # a whole text this short is its own answer when nothing else is found
 MAX_CHOICE_LETTERS = 10  # letters of one group of choices ("ACD"), choices A..J
 FIXED = 1 << 16  # mask flag: the \pm signs of this element are chosen (bits 0..MAX_PM-1)
-NPOINTS = 4  # random points for symbolic comparison
-RTOL = 1e-9  # relative tolerance of values computed in double
-ATOL = 1e-12  # absolute tolerance of values computed in double
-ZERO_TOL = 1e-10  # |lhs - rhs| below this is "zero" when comparing relations
+MAX_LEAD = 200  # bytes before an answer read for words that negate or hedge it
+MAX_TAIL = 256  # bytes after an answer read for words that negate, hedge or retract it
+MAX_EARLIER_BOXES = 8  # earlier boxed answers compared with the final one
+MAX_TEXT_DEPTH = 2  # \text{...} groups with numbers read as math, nested this deep
+MIN_SIG_DIGITS = 3  # a decimal approximates an exact value only with this many significant digits
+NPOINTS = 6  # points for symbolic comparison: positive, negative and mixed signs
+MIN_POINTS = 2  # points where both sides are defined and resolved, for a symbolic match
+RESOLUTION = 1e-12  # two values match when they agree within their error bounds and those are this tight
 
 CAPS = {k: v for k, v in globals().items() if k.isupper() and not k.startswith("_") and k != "CAPS"}

@@ -96,8 +96,8 @@ def mc_letters(s, strict):
         break
     if nletters == 0 or mask == 0:
         return None
-    if pending_or and not stopped:
-        pending_or = False
+    if pending_or and stopped:
+        hedge = True  # "E or 7": an alternative that is not a letter is still an alternative
     if strict:
         if stopped or hedge:
             return None

@@ -5,16 +5,13 @@ cell (also against matrix arithmetic), relations up to a factor, arithmetic exac
 numerically (doubles, sampled points for variables); \\pm expands to one element per sign. The loose
 text form (norm_text) compares answers that are text.
 """
-from .evaluate import Abort, eval_d, eval_q, fin
-from .caps import ATOL, FIXED, MAX_ELEMS, MAX_MAT_CELLS, MAX_MAT_DEPTH, NPOINTS, RTOL, ZERO_TOL
-from .parse import CONTAINERS, VAR_KINDS, Node, any_below, is_const, name_like
-from .tables import (N_ADD, N_EQ, N_INF, N_IVL, N_MAT, N_MUL, N_NEG, N_NUM, N_PM, N_REL, N_SEQ, N_SET, N_SUB,
+from .caps import FIXED, MAX_ELEMS, MAX_MAT_CELLS, MAX_MAT_DEPTH
+from .evaluate import Abort
+from .parse import CONTAINERS, Node, arith, is_const, name_like
+from .tables import (N_ADD, N_CHAIN, N_EQ, N_INF, N_IVL, N_MAT, N_MUL, N_NEG, N_PM, N_REL, N_SEQ, N_SET, N_SUB,
                      N_TEXT, N_TUPLE, N_UNION, NORM_SKIP_CMDS, O_GE, O_GT, O_NE, TEXT_CMDS, UNWRAP_CMDS)
-from .text import BACKSLASH, DOLLAR, DOT, LBRACE, RBRACE, UPPER_A, isalpha, isspace, letters_end, lower
-
-
-def has_var(e):
-    return any_below(e, VAR_KINDS)
+from .values import approx_true, expr_eq, rel_eq
+from .text import BACKSLASH, DOLLAR, DOT, LBRACE, RBRACE, SPACE, UPPER_A, isalpha, isdigit, isspace, letters_end, lower
 
 
 def pm_ids(e):
@@ -27,109 +24,6 @@ def pm_ids(e):
         stack.extend(x.kids)
     ids.sort()
     return ids
-
-
-def approx_lit(e):
-    """A decimal literal precise enough to be an approximation: its number of decimals, else -1."""
-    x = e.kids[0] if e.kind == N_NEG else e
-    if x.kind == N_NUM and x.lit and x.dec >= 1 and (x.dec >= 2 or x.sig >= 3):
-        return x.dec
-    return -1
-
-
-def plain_lit(e):
-    x = e.kids[0] if e.kind == N_NEG else e
-    return x.kind == N_NUM and x.lit
-
-
-def close(a, b):
-    if a == b:
-        return True
-    if not (fin(a) and fin(b)):
-        return False
-    return abs(a - b) <= RTOL * max(abs(a), abs(b)) + ATOL
-
-
-def round_close(lit_value, dec, x):
-    if not (fin(lit_value) and fin(x)):
-        return False
-    tol = 0.5 * (10.0 ** (-dec)) * (1.0 + 1e-9) + 1e-15 * max(1.0, abs(x))
-    return abs(x - lit_value) <= tol
-
-
-def expr_eq(a, ma, b, mb, ctx):
-    """Two arithmetic expressions (with \\pm signs fixed by the masks)."""
-    if has_var(a) or has_var(b):
-        valid = 0
-        for j in range(NPOINTS):
-            x = eval_d(a, j, ma, ctx)
-            y = eval_d(b, j, mb, ctx)
-            xn = x != x
-            yn = y != y
-            if xn and yn:
-                continue
-            if xn or yn:
-                return False
-            if not close(x, y):
-                return False
-            valid += 1
-        return valid > 0
-    da = approx_lit(a)
-    db = approx_lit(b)
-    qa = eval_q(a, ma, ctx)
-    qb = eval_q(b, mb, ctx)
-    if qa is not None and qb is not None and qa[0] * qb[1] == qb[0] * qa[1]:
-        return True
-    if da >= 0 and not plain_lit(b):
-        return round_close(eval_d(a, 0, ma, ctx), da, eval_d(b, 0, mb, ctx))
-    if db >= 0 and not plain_lit(a):
-        return round_close(eval_d(b, 0, mb, ctx), db, eval_d(a, 0, ma, ctx))
-    if qa is not None and qb is not None:
-        return False
-    x = eval_d(a, 0, ma, ctx)
-    y = eval_d(b, 0, mb, ctx)
-    if x != x or y != y:
-        return False
-    return close(x, y)
-
-
-def diff_values(a, b, j, ctx):
-    return eval_d(a.kids[0], j, 0, ctx) - eval_d(a.kids[1], j, 0, ctx), \
-        eval_d(b.kids[0], j, 0, ctx) - eval_d(b.kids[1], j, 0, ctx)
-
-
-def rel_eq(a, b, positive, ctx):
-    """lhs-rhs of two relations proportional (by a positive factor when `positive`)."""
-    for x in (a, b):
-        for k in x.kids:
-            if not arith(k):
-                return False
-    ratio = None
-    for j in range(NPOINTS):
-        fa, fb = diff_values(a, b, j, ctx)
-        if fa != fa or fb != fb:
-            if (fa != fa) != (fb != fb):
-                return False
-            continue
-        za = abs(fa) <= ZERO_TOL
-        zb = abs(fb) <= ZERO_TOL
-        if za and zb:
-            continue
-        if za or zb:
-            return False
-        r = fa / fb
-        if ratio is None:
-            ratio = r
-            if positive and r <= 0.0:
-                return False
-        elif not close(r, ratio):
-            return False
-    return True
-
-
-def arith(e):
-    """No containers below e (an arithmetic expression)."""
-    return not any_below(e, CONTAINERS)
 
 
 def elements(e, out, ctx):
@@ -243,8 +137,27 @@ def mat_value(e, depth):
     return None
 
 
+def chain_value(e, ctx):
+    """The value a chain of = and \\approx stands for (its last member: "22/7 \\approx 3.14" is 3.14),
+    or None when one of its links is false ("7 = 5", "5 \\approx 7")."""
+    for i in range(len(e.kids) - 1):
+        x, y = e.kids[i], e.kids[i + 1]
+        ok = approx_true(x, y, ctx) if (e.op >> i) & 1 else node_eq(x, 0, y, 0, ctx)
+        if not ok:
+            return None
+    return e.kids[-1]
+
+
 def node_eq(a, ma, b, mb, ctx):
     ctx.step()
+    if a.kind == N_CHAIN:
+        a = chain_value(a, ctx)
+        if a is None:
+            return False
+    if b.kind == N_CHAIN:
+        b = chain_value(b, ctx)
+        if b is None:
+            return False
     ka = a.kind
     kb = b.kind
     # name = value against anything else: compare the value
@@ -340,8 +253,17 @@ def text_of_node(e):
     return bytes(out)
 
 
+def _digits_apart(out, s, i):
+    """Spaces at s[i] separate two digits ("2 3" is not "23"): one space is kept."""
+    j = i
+    while j < len(s) and isspace(s[j]):
+        j += 1
+    return bool(out) and isdigit(out[-1]) and j < len(s) and isdigit(s[j]), j
+
+
 def norm_text(s):
-    """Loose text form: \\text-like commands, braces, spaces, $ and a final '.' dropped; lower case."""
+    """Loose text form: \\text-like commands, braces, spaces, $ and a final '.' dropped; lower case.
+    A space between two digits stays: "2 3" is not "23"."""
     out = bytearray()
     n = len(s)
     i = 0
@@ -361,7 +283,12 @@ def norm_text(s):
             out += s[i:j]
             i = j
             continue
-        if isspace(c) or c == LBRACE or c == RBRACE or c == DOLLAR:
+        if isspace(c):
+            apart, i = _digits_apart(out, s, i)
+            if apart:
+                out.append(SPACE)
+            continue
+        if c == LBRACE or c == RBRACE or c == DOLLAR:
             i += 1
             continue
         out.append(lower(c))
@@ -372,5 +299,17 @@ def norm_text(s):
 
 
 def squeeze(s):
-    """Exact form for the fast path: only whitespace and $ dropped."""
-    return bytes(c for c in s if not (isspace(c) or c == DOLLAR))
+    """Exact form for the fast path: only whitespace and $ dropped (a space between digits stays)."""
+    out = bytearray()
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if isspace(c):
+            apart, i = _digits_apart(out, s, i)
+            if apart:
+                out.append(SPACE)
+            continue
+        if c != DOLLAR:
+            out.append(c)
+        i += 1
+    return bytes(out)

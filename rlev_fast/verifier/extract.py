@@ -10,18 +10,44 @@ from .caps import (MAX_ANCHOR_HITS, MAX_ANCHOR_TRIES, MAX_BOLD, MAX_BOLD_SPANS, 
                      MAX_SHORT_FORMULA, MAX_SHORT_TEXT, MAX_SPAN)
 from .scan import (find_boxes, find_regions, group_back, last_number, region_group_fwd, scan_number,
                    sentence_end)
-from .tables import CHOICE_ANCHOR, CJK_COPULAS, IS_WORDS, PROSE_CONTINUERS, TEXT_ANCHORS
-from .text import (BACKSLASH, COLON, COMMA, DOLLAR, LBRACKET, LPAREN, MINUS, NEWLINE, SPACE, isalpha, isdigit,
-                   islower, isspace, isupper, letters_end, lower_bytes, normalize_text, strip_ws)
+from .tables import (CHOICE_ANCHOR, CJK_COPULAS, IS_WORDS, MATH_WORDS, PROSE_CONTINUERS, PROSE_JOINERS,
+                     TEXT_ANCHORS)
+from .text import (BACKSLASH, COLON, COMMA, DOLLAR, LBRACE, LBRACKET, LPAREN, MINUS, NEWLINE, RBRACE, SPACE,
+                   decode_at, is_cjk, is_word_char, isalpha, isdigit, islower, isspace, isupper, letters_end,
+                   lower_bytes, normalize_text, strip_ws)
 
 THINK_START, THINK_END = b"<think>", b"</think>"
 
 
+# how an answer was found (the commitment stage reads the words around it by this)
+HOW_BOX, HOW_BOLD, HOW_TEXT, HOW_WHOLE, HOW_REGION, HOW_NUMBER = range(6)
+
+_TRIM_TAIL = b'.,;:!? *(['  # final punctuation, markdown emphasis, a bracket left open by a cut
+
+
+def trim(t, a, b):
+    """(a', b'): t[a:b] without surrounding spaces, final punctuation or markdown, and without a
+    dangling "or" / "and" where prose was cut off ("5, or maybe 6" -> "5")."""
+    while a < b and isspace(t[a]):
+        a += 1
+    while True:
+        while b > a and t[b - 1] in _TRIM_TAIL:
+            b -= 1
+        w = b
+        while w > a and islower(t[w - 1]):
+            w -= 1
+        if w < b and t[w:b] in PROSE_JOINERS and (w == a or not isalpha(t[w - 1])):
+            b = w
+            continue
+        if b > a and isspace(t[b - 1]):
+            b -= 1
+            continue
+        return a, b
+
+
 def strip_answer(s):
-    s = strip_ws(s)
-    while s and s[-1] in b'.,;:!? ':
-        s = s[:-1]
-    return strip_ws(s)
+    a, b = trim(s, 0, len(s))
+    return s[a:b]
 
 
 def regions_index(regions, p):
@@ -34,6 +60,8 @@ def regions_index(regions, p):
 
 
 def mathish_start(s):
+    """s starts like a formula: a digit or symbol, a run of capitals ("B", "ACD"), or one lower-case
+    letter that an operator or the end follows ("x = 3", "b)", "b."), not a word ("a prime")."""
     if not s:
         return False
     c = s[0]
@@ -45,27 +73,87 @@ def mathish_start(s):
             j += 1
         if j <= MAX_CHOICE_LETTERS and (j == len(s) or not isalpha(s[j])):
             return True
+    if islower(c) and (len(s) == 1 or not isalpha(s[1])):
+        j = 1
+        while j < len(s) and s[j] == SPACE:
+            j += 1
+        return j == len(s) or s[j] in b"=<>^_(),.;:+-*/!'"
     return False
 
 
-def cut_prose_tail(s):
-    """'5, because ...' -> '5': cut at ', ' followed by a word of 3+ lowercase letters."""
-    i = 0
-    n = len(s)
-    while i < n:
-        if s[i] == COMMA and i + 1 < n and s[i + 1] == SPACE:
-            j = i + 2
-            k = j
-            while k < n and islower(s[k]):
+def prose_start(t, a, b):
+    """The first position in t[a:b] where prose begins, or b: ", " before a lower-case word of 3+
+    letters; outside braces, a lower-case word of 2+ letters that is not mathematics ("5 apples",
+    "x = 2 if ..."), or a letter of a language other than English ("A，也可能是B")."""
+    depth = 0
+    i = a
+    while i < b:
+        c = t[i]
+        if c == LBRACE:
+            depth += 1
+        elif c == RBRACE:
+            depth -= 1 if depth > 0 else 0
+        elif c == BACKSLASH:
+            i = letters_end(t, i + 1, b) if i + 1 < b and isalpha(t[i + 1]) else i + 2
+            continue
+        elif c == COMMA and i + 1 < b and t[i + 1] == SPACE:
+            k = j = i + 2
+            while k < b and islower(t[k]):
                 k += 1
-            if k - j >= 3 and s[j:k] not in PROSE_CONTINUERS:
-                return s[:i]
+            if k - j >= 3 and t[j:k] not in PROSE_CONTINUERS:
+                return i
+        elif depth == 0 and islower(c) and (i == a or not isalpha(t[i - 1])):
+            j = letters_end(t, i, b)
+            if j - i >= 2 and t[i:j] not in MATH_WORDS:
+                return i
+            i = j
+            continue
+        elif c >= 0x80 and depth == 0:
+            cp, n = decode_at(t, i)
+            if is_cjk(cp) or is_word_char(cp):
+                return i
+            i += n
+            continue
         i += 1
-    return s
+    return b
+
+
+def _rfind_outside(t, w, p, end, regions):
+    """The last w in t[p:end] that is not inside a math region ("x = 1 + 1 = 2" is one formula)."""
+    q = t.rfind(w, p, end)
+    while q >= 0 and any(r[0] < q < r[1] for r in regions):
+        q = t.rfind(w, p, q)
+    return q
+
+
+def after_copula(t, p, end, regions, words_only=False):
+    """In prose ("The volume of $V$ is 120", "The roots are 2 and 3"): the formula after the last
+    " is " / " are " / " was " / " equals " / " be " of t[p:end], else (unless words_only) after its
+    last " = ": (answer, start, end) or None."""
+    best = -1
+    for w in (IS_WORDS[:-1] if words_only else IS_WORDS):
+        q = _rfind_outside(t, w, p, end, regions)
+        if q >= 0 and q + len(w) > best and (w != IS_WORDS[-1] or best < 0):
+            best = q + len(w)
+    if best < 0:
+        return None
+    q = best
+    while q < end and t[q] == SPACE:
+        q += 1
+    k = regions_index(regions, q)
+    if k >= 0:
+        ans, j = region_group_fwd(t, regions, k, p + MAX_SPAN)
+        return ans, regions[k][0], regions[j][1]
+    if mathish_start(t[q:end]):
+        a, b = trim(t, q, prose_start(t, q, end))
+        if b > a:
+            return t[a:b], a, b
+    return None
 
 
 def answer_from_span(t, p, regions):
-    """The answer that follows an 'answer is' / 'Answer:' anchor ending at p, or None."""
+    """The answer that follows an 'answer is' / 'Answer:' anchor ending at p: (answer, start, end)
+    with the answer at t[start:end] (joined math regions: from the first to the last), or None."""
     n = len(t)
     while p < n and (isspace(t[p]) or t[p] in b':*"\'`\\' and not (t[p] == BACKSLASH and p + 1 < n and (t[p + 1] == LPAREN or t[p + 1] == LBRACKET or isalpha(t[p + 1])))):
         p += 1
@@ -81,30 +169,15 @@ def answer_from_span(t, p, regions):
         r = regions[k]
         if r[3] <= r[2]:
             return None
-        return region_group_fwd(t, regions, k, p + MAX_SPAN)
+        ans, j = region_group_fwd(t, regions, k, p + MAX_SPAN)
+        return ans, r[0], regions[j][1]
     end = sentence_end(t, p, MAX_SPAN)
-    s = t[p:end]
-    if mathish_start(s):
-        s = strip_answer(cut_prose_tail(s))
-        return s if s else None
-    # prose: "The volume of $V$ is 120" -> after the last " is "
-    best = -1
-    for w in IS_WORDS:
-        q = s.rfind(w)
-        if q >= 0 and q + len(w) > best:
-            best = q + len(w)
-    if best >= 0:
-        q = p + best
-        while q < end and t[q] == SPACE:
-            q += 1
-        k = regions_index(regions, q)
-        if k >= 0:
-            return region_group_fwd(t, regions, k, p + MAX_SPAN)
-        sub = t[q:end]
-        if mathish_start(sub):
-            sub = strip_answer(cut_prose_tail(sub))
-            if sub:
-                return sub
+    if mathish_start(t[p:end]):
+        a, b = trim(t, p, prose_start(t, p, end))
+        return (t[a:b], a, b) if b > a else None
+    r = after_copula(t, p, end, regions)
+    if r is not None:
+        return r
     # else the last math region or number inside the sentence
     lr = None
     for r in regions:
@@ -112,14 +185,15 @@ def answer_from_span(t, p, regions):
             lr = r
     ln = last_number(t, p, end)
     if lr is not None and (ln is None or lr[1] >= ln[1]):
-        return t[lr[2]:lr[3]] if lr[3] > lr[2] else None
+        return (t[lr[2]:lr[3]], lr[0], lr[1]) if lr[3] > lr[2] else None
     if ln is not None:
-        return ln[2]
+        return ln[2], ln[0], ln[1]
     return None
 
 
 def mathish_text(s):
-    """No English word of 3+ letters (outside \\commands) and no second line: a bare formula."""
+    """No English word of 3+ letters (outside \\commands; "and", "or" and function names are
+    mathematics) and no second line: a bare formula."""
     i = 0
     n = len(s)
     while i < n:
@@ -130,7 +204,7 @@ def mathish_text(s):
             j = letters_end(s, i, n)
             if j - i >= 3 and not (i > 0 and s[i - 1] == BACKSLASH):
                 w = s[i:j]
-                if w != w.upper():
+                if w != w.upper() and w not in MATH_WORDS:
                     return False
             i = j
         else:
@@ -174,14 +248,11 @@ def prepare_response(data):
     return normalize_text(data)
 
 
-def extract_from(t, is_gold):
-    """(answer bytes, boxes, group_first_box_index) or None. t is already prepared."""
-    boxes = find_boxes(t)
-    regions = find_regions(t)
+def _anchored(t, boxes, regions):
+    """The answer of the last anchor that yields one (tried from the end, MAX_ANCHOR_TRIES of them):
+    (answer, first box of its group, start, end, how) or None."""
     tl = lower_bytes(t)
-    cands = []
-    for bi in range(len(boxes)):
-        cands.append((boxes[bi][0], 0, bi))
+    cands = [(boxes[bi][0], 0, bi) for bi in range(len(boxes))]
     for ai in range(len(TEXT_ANCHORS)):
         pat = TEXT_ANCHORS[ai]
         i = 0
@@ -197,21 +268,17 @@ def extract_from(t, is_gold):
     for bi in range(len(bolds)):
         cands.append((bolds[bi][0], 2, bi))
     cands.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
-    tries = 0
-    for pos, kind, idx in cands:
-        if tries >= MAX_ANCHOR_TRIES:
-            break
-        tries += 1
+    for pos, kind, idx in cands[:MAX_ANCHOR_TRIES]:
         if kind == 0:
             j, ans = group_back(t, boxes, idx)
             if strip_ws(ans):
-                return ans, boxes, j
+                return ans, j, boxes[j][0], boxes[idx][1], HOW_BOX
             continue
         if kind == 2:
             b = bolds[idx]
-            s = t[b[2]:b[3]]
-            if bold_ok(s):
-                return strip_answer(s), boxes, len(boxes)
+            if bold_ok(t[b[2]:b[3]]):
+                a, e = trim(t, b[2], b[3])
+                return t[a:e], len(boxes), a, e, HOW_BOLD
             continue
         pat = TEXT_ANCHORS[idx]
         if idx == CHOICE_ANCHOR:  # 选: only directly before a choice letter
@@ -220,41 +287,64 @@ def extract_from(t, is_gold):
                 q += 1
             if not (q < len(t) and isupper(t[q])):
                 continue
-        ans = answer_from_span(t, pos + len(pat), regions)
-        if ans is not None and strip_ws(ans):
-            return ans, boxes, len(boxes)
+        r = answer_from_span(t, pos + len(pat), regions)
+        if r is not None and strip_ws(r[0]):
+            return r[0], len(boxes), r[1], r[2], HOW_TEXT
+    return None
+
+
+def _sentence_start(t, p):
+    """The start of the sentence around position p (after the last '. ', '! ', '? ' or newline)."""
+    i = p
+    while i > 0:
+        c = t[i - 1]
+        if c == NEWLINE or (c in b".!?" and i < len(t) and isspace(t[i])):
+            return i
+        i -= 1
+    return 0
+
+
+def extract_from(t, is_gold):
+    """(answer, boxes, first box of the answer's group, start, end, how) of prepared text t, or None.
+    The answer lies at t[start:end] (its boxes or regions from the first to the last)."""
+    boxes = find_boxes(t)
+    regions = find_regions(t)
+    nb = len(boxes)
+    r = _anchored(t, boxes, regions)
+    if r is not None:
+        return (r[0], boxes) + r[1:]
     # no anchor
-    if is_gold:
-        s = strip_ws(t)
-        if s and s[0] != DOLLAR and not s.startswith(b"\\(") and not s.startswith(b"\\["):
-            r = scan_number(s, 0, len(s))
-            if r is not None and r[0] == len(s) and s[0] != MINUS:
-                return r[1], boxes, len(boxes)
-            if not regions:
-                return s, boxes, len(boxes)
-    lr = None
-    if regions:
-        k = len(regions) - 1
-        while k >= 0 and regions[k][3] <= regions[k][2]:
-            k -= 1
-        if k >= 0:
-            lr = (regions[k][1], k)
-    if lr is None:
-        s = strip_ws(t)
-        if s and len(s) <= MAX_SHORT_FORMULA and mathish_text(s):
-            r = scan_number(s, 0, len(s))
-            if r is not None and r[0] == len(s):
-                return r[1], boxes, len(boxes)
-            return s, boxes, len(boxes)
-    ln = last_number(t, 0, len(t))
-    if lr is not None and (ln is None or lr[0] >= ln[1]):
-        _, ans = group_back(t, regions, lr[1])
-        return ans, boxes, len(boxes)
-    if ln is not None:
-        return ln[2], boxes, len(boxes)
+    s0, s1 = len(t) - len(t.lstrip()), len(t.rstrip())
     s = strip_ws(t)
+    if is_gold and s and s[0] != DOLLAR and not s.startswith(b"\\(") and not s.startswith(b"\\["):
+        num = scan_number(s, 0, len(s))
+        if num is not None and num[0] == len(s) and s[0] != MINUS:
+            return num[1], boxes, nb, s0, s1, HOW_WHOLE
+        if not regions:
+            return s, boxes, nb, s0, s1, HOW_WHOLE
+    lr = None
+    k = len(regions) - 1
+    while k >= 0 and regions[k][3] <= regions[k][2]:
+        k -= 1
+    if k >= 0:
+        lr = (regions[k][1], k)
+    if lr is None and s and len(s) <= MAX_SHORT_FORMULA and mathish_start(s) and mathish_text(s):
+        num = scan_number(s, 0, len(s))
+        return (num[1] if num is not None and num[0] == len(s) else s), boxes, nb, s0, s1, HOW_WHOLE
+    ln = last_number(t, 0, len(t))
+    # the last statement: "The roots are 2 and 3." -> what follows its last " is " / " are " / " = "
+    last = lr[0] if lr is not None and (ln is None or lr[0] >= ln[1]) else ln[1] if ln is not None else -1
+    p = _sentence_start(t, (last if last >= 0 else s1) - 1)
+    stmt = after_copula(t, p, sentence_end(t, p, MAX_SPAN), regions, True)
+    if stmt is not None and strip_ws(stmt[0]) and stmt[2] >= last:
+        return stmt[0], boxes, nb, stmt[1], stmt[2], HOW_TEXT
+    if lr is not None and (ln is None or lr[0] >= ln[1]):
+        j, ans = group_back(t, regions, lr[1])
+        return ans, boxes, nb, regions[j][0], lr[0], HOW_REGION
+    if ln is not None:
+        return ln[2], boxes, nb, ln[0], ln[1], HOW_NUMBER
     if s and len(s) <= MAX_SHORT_TEXT:
-        return s, boxes, len(boxes)
+        return s, boxes, nb, s0, s1, HOW_WHOLE
     return None
 
 

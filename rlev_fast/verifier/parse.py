@@ -5,16 +5,16 @@ Recursive descent with a depth cap (MAX_DEPTH), a node cap (MAX_NODES) and a tre
 (MAX_AST_DEPTH); parse() returns None past any of them or on a syntax error.
 """
 from .caps import MAX_ANSWER, MAX_AST_DEPTH, MAX_CHAIN, MAX_DEPTH, MAX_ELEMS, MAX_NODES, MAX_PM
-from .tables import (N_ABS, N_ADD, N_APPLY, N_BINOM, N_DIV, N_E, N_EQ, N_FACT, N_FUNC, N_INF, N_IVL, N_MAT, N_MUL,
+from .tables import (N_ABS, N_ADD, N_APPLY, N_BINOM, N_CHAIN, N_DIV, N_E, N_EQ, N_FACT, N_FUNC, N_INF, N_IVL, N_MAT, N_MUL,
                      N_NEG, N_NUM, N_PI, N_PM, N_POW, N_REL, N_ROOT, N_SEQ, N_SET, N_SUB, N_TEXT, N_TUPLE, N_UNION,
                      N_VAR, O_ADD, O_APPROX, O_CAP, O_CUP, O_DIV, O_EQ, O_FACT, O_GE, O_GT, O_IN, O_LE, O_LT, O_MP,
-                     O_MUL, O_NE, O_PM, O_POW, O_RATIO, O_SUB, T_AMP, T_BAR, T_BINOM, T_COMMA, T_FRAC, T_FUNC,
+                     O_MUL, O_NE, O_PM, O_POW, O_RATIO, O_SIM, O_SUB, T_AMP, T_BAR, T_BINOM, T_COMMA, T_FRAC, T_FUNC,
                      T_INF, T_LB, T_LC, T_LP, T_LS, T_MATB, T_MATE, T_NUM, T_OP, T_PI, T_RB, T_RC, T_ROW, T_RP,
                      T_RS, T_SEMI, T_SEP, T_SQRT, T_TEXT, T_VAR)
 from .text import ZERO
 from .tokenize import Tok, make_num, tokenize
 
-CONTAINERS = (N_TUPLE, N_SET, N_SEQ, N_IVL, N_UNION, N_REL, N_EQ, N_TEXT, N_MAT)
+CONTAINERS = (N_TUPLE, N_SET, N_SEQ, N_IVL, N_UNION, N_REL, N_EQ, N_TEXT, N_MAT, N_CHAIN)
 
 
 class Node(object):
@@ -40,7 +40,8 @@ class ParseError(Exception):
 
 
 class Parser(object):
-    def __init__(self, toks):
+    def __init__(self, toks, strict):
+        self.strict = strict  # a response: constant-first chains must hold (an answer key is trusted)
         self.t = toks
         self.i = 0
         self.depth = 0
@@ -125,7 +126,7 @@ class Parser(object):
         ops = []
         while True:
             tk = self.peek()
-            if tk is not None and tk.kind == T_OP and tk.op in (O_EQ, O_LT, O_GT, O_LE, O_GE, O_NE, O_APPROX, O_IN):
+            if tk is not None and tk.kind == T_OP and tk.op in (O_EQ, O_LT, O_GT, O_LE, O_GE, O_NE, O_APPROX, O_IN, O_SIM):
                 self.i += 1
                 ops.append(tk.op)
                 exprs.append(self.parse_union())
@@ -136,39 +137,44 @@ class Parser(object):
         return self.reduce_chain(exprs, ops)
 
     def reduce_chain(self, exprs, ops):
+        """A chain of relations. "x = 5" names a value ("5 = x" too). A derivation (a chain with a
+        name in it: "x = 5+5+1 = 11", "x = 1/3 \\approx 0.33") stands for its last value, or the
+        value before its first \\approx. Constants joined by = and \\approx ("7 = 5", "22/7 \\approx
+        3.14") form an N_CHAIN: compare.py checks that every link holds; in a response (strict) so
+        does a chain that starts with a constant ("7 = f(x) = 1"). An equation with variables
+        ("2x + 4y = 3") stays an equation; \\sim, \\propto ... are relations, never values."""
         if not ops:
             return exprs[0]
         n = len(ops)
         if all(o == O_EQ or o == O_APPROX for o in ops):
-            if n == 1:
-                a, b = exprs[0], exprs[1]
-                if name_like(a):
-                    e = self.node(N_EQ, [a, b])
-                    e.op = 1
-                    return e
-                if ops[0] == O_APPROX:
-                    return a
-                if is_const(a) and is_const(b):
-                    return b
-                return self.node(N_EQ, [a, b])
-            k = -1
+            if name_like(exprs[0]):
+                e = self.node(N_EQ, [exprs[0], _derived(exprs[1:], ops[1:])])
+                e.op = 1
+                return e
+            if n == 1 and name_like(exprs[1]) and not has_var(exprs[0]):
+                e = self.node(N_EQ, [exprs[1], exprs[0]])
+                e.op = 1
+                return e
+            if any(has_var(x) for x in exprs):
+                if n == 1 and ops[0] == O_EQ:
+                    return self.node(N_EQ, [exprs[0], exprs[1]])
+                if not self.strict:
+                    return _derived(exprs, ops)  # an answer key "1 = \\zzz = x = 0" stands for 0
+            approx = 0
             for q in range(n):
                 if ops[q] == O_APPROX:
-                    k = q
-                    break
-            if k >= 1:
-                return exprs[k]
-            return exprs[n]
+                    approx |= 1 << q
+            return self.chain(exprs, approx)
+        if O_SIM in ops:
+            if n != 1:
+                raise ParseError()
+            return self.node(N_REL, [exprs[0], exprs[1]], O_SIM)
         if n == 1 and ops[0] == O_IN:
             return exprs[1]
         if n == 2 and name_like(exprs[1]) and all(o in (O_LT, O_LE) for o in ops):
-            iv = self.node(N_IVL, [exprs[0], exprs[2]])
-            iv.op = (1 if ops[0] == O_LE else 0) | (2 if ops[1] == O_LE else 0)
-            return iv
+            return self.between(exprs[0], exprs[1], exprs[2], ops[0] == O_LE, ops[1] == O_LE)
         if n == 2 and name_like(exprs[1]) and all(o in (O_GT, O_GE) for o in ops):
-            iv = self.node(N_IVL, [exprs[2], exprs[0]])
-            iv.op = (1 if ops[1] == O_GE else 0) | (2 if ops[0] == O_GE else 0)
-            return iv
+            return self.between(exprs[2], exprs[1], exprs[0], ops[1] == O_GE, ops[0] == O_GE)
         if n == 1 and ops[0] in (O_LT, O_GT, O_LE, O_GE, O_NE):
             a, b = exprs[0], exprs[1]
             op = ops[0]
@@ -178,6 +184,21 @@ class Parser(object):
                 a, b, op = b, a, O_GE
             return self.node(N_REL, [a, b], op)
         raise ParseError()
+
+    def between(self, lo, name, hi, lo_closed, hi_closed):
+        """lo < name < hi as an interval; lo <= |z| <= hi as [-hi, -lo] U [lo, hi]."""
+        iv = self.node(N_IVL, [lo, hi])
+        iv.op = (1 if lo_closed else 0) | (2 if hi_closed else 0)
+        if name.kind != N_ABS:
+            return iv
+        neg = self.node(N_IVL, [self.node(N_NEG, [hi]), self.node(N_NEG, [lo])])
+        neg.op = (1 if hi_closed else 0) | (2 if lo_closed else 0)
+        return self.node(N_UNION, [neg, iv])
+
+    def chain(self, exprs, approx):
+        e = self.node(N_CHAIN, list(exprs))
+        e.op = approx  # bit q: link q is \\approx
+        return e
 
     def parse_union(self):
         a = self.parse_add()
@@ -231,7 +252,9 @@ class Parser(object):
                 self.i += 1
                 b = self.parse_unary()
                 a = self.node(N_MUL if tk.op == O_MUL else N_DIV, [a, b], 1 if tk.op == O_RATIO else 0)
-            elif self.starts_factor(tk):
+            elif self.starts_factor(tk) and tk.kind != T_NUM:
+                # juxtaposition is a product only where mathematics writes one: never before a number
+                # ("2 3" is neither 6 nor 23), so a number before a symbol or a bracket (2x, 2(3), 2\\pi)
                 if tk.kind == T_FRAC and a.kind == N_NUM and a.lit and a.dec < 0:
                     b = self.parse_unary()
                     if b.kind == N_DIV and int_lit(b.kids[0]) and int_lit(b.kids[1]):
@@ -434,6 +457,14 @@ class Parser(object):
         return r
 
 
+def _derived(values, ops):
+    """The value a derivation stands for: the one before its first \\approx, else the last."""
+    for q in range(len(ops)):
+        if ops[q] == O_APPROX:
+            return values[q]
+    return values[-1]
+
+
 def int_lit(e):
     return e.kind == N_NUM and e.lit and e.dec < 0
 
@@ -466,19 +497,29 @@ VAR_KINDS = frozenset((N_VAR, N_APPLY))
 VAR_OR_CONTAINER_KINDS = VAR_KINDS | frozenset(CONTAINERS)
 
 
+def has_var(e):
+    """A variable (or a function applied) below e."""
+    return any_below(e, VAR_KINDS)
+
+
+def arith(e):
+    """No containers below e (an arithmetic expression)."""
+    return not any_below(e, CONTAINERS)
+
+
 def is_const(e):
     """No variables and no containers below e (an arithmetic constant)."""
     return not any_below(e, VAR_OR_CONTAINER_KINDS)
 
 
-def parse(ans):
-    """Answer bytes -> AST root, or None."""
+def parse(ans, strict):
+    """Answer bytes -> AST root, or None. strict: the answer is a response's (see reduce_chain)."""
     if len(ans) > MAX_ANSWER:
         return None
     toks = tokenize(ans)
     if toks is None or not toks:
         return None
-    p = Parser(toks)
+    p = Parser(toks, strict)
     try:
         return p.parse_answer()
     except (ParseError, RecursionError):

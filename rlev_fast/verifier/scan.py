@@ -161,8 +161,8 @@ def gap_kind(t, a, b):
             if hit:
                 continue
             return 0
-        if c in b'$,;.{} \n\t\r':
-            words.append(SPACE)
+        if c < 0x80 and not isalpha(c) and not isdigit(c):
+            words.append(SPACE)  # punctuation and symbols: "$1$, $2$", "\\boxed{35} ++ \\boxed{4}"
             i += 1
             continue
         words.append(lower(c))
@@ -172,13 +172,16 @@ def gap_kind(t, a, b):
         return 1
     has_and = False
     has_or = False
+    other = False
     for w in ws:
         if w in AND_WORDS:
             has_and = True
         elif w in OR_WORDS:
             has_or = True
+        else:
+            other = True
     if has_or:
-        return 2
+        return 0 if other else 2  # "or possibly" is a hedge between two answers, not a list
     if has_and and b - a <= MAX_AND_GAP:
         return 1
     return 0
@@ -201,6 +204,9 @@ def sentence_end(t, p, lim):
             return i
         i += 1
     return n
+
+
+_TIMES = (b"\\times", b"\\cdot", b"*")
 
 
 def scan_number(t, p, n):
@@ -266,9 +272,65 @@ def scan_number(t, p, n):
         while i < n and isdigit(t[i]):
             out.append(t[i])
             i += 1
+    else:
+        e = _exponent_end(t, i, n)  # 1.2e3, 10^6, 10^{-3}, 1.5 \times 10^{3}
+        if e > i:
+            out += t[i:e]
+            i = e
     if len(out) > MAX_DIGITS:
         return None
     return i, bytes(out)
+
+
+def _power_end(t, i, n):
+    """End of "^6" / "^{-3}" at t[i] (digits only), else i."""
+    if i + 1 < n and t[i] == CARET:
+        if isdigit(t[i + 1]):
+            j = i + 1
+            while j < n and isdigit(t[j]):
+                j += 1
+            return j
+        if t[i + 1] == LBRACE:
+            j = i + 2
+            if j < n and t[j] in b"+-":
+                j += 1
+            k = j
+            while j < n and isdigit(t[j]):
+                j += 1
+            if j > k and j < n and t[j] == RBRACE:
+                return j + 1
+    return i
+
+
+def _exponent_end(t, i, n):
+    """End of the exponent part after a number at t[i]: e3 / E-5 (no letter after), a power, or
+    "\\times 10^{k}" / "\\cdot 10^k" / "*10^k"; i when there is none."""
+    if i + 1 < n and t[i] in b"eE":
+        j = i + 1
+        if j < n and t[j] in b"+-":
+            j += 1
+        k = j
+        while j < n and isdigit(t[j]):
+            j += 1
+        if j > k and not (j < n and isalpha(t[j])):
+            return j
+        return i
+    e = _power_end(t, i, n)
+    if e > i:
+        return e
+    j = i
+    while j < n and t[j] == SPACE:
+        j += 1
+    for op in _TIMES:
+        if t.startswith(op, j):
+            k = j + len(op)
+            while k < n and t[k] == SPACE:
+                k += 1
+            if t.startswith(b"10", k):
+                e = _power_end(t, k + 2, n)
+                if e > k + 2:
+                    return e
+    return i
 
 
 def last_number(t, a, b):
@@ -315,6 +377,7 @@ def group_back(t, boxes, k):
 
 
 def region_group_fwd(t, regions, k, lim):
+    """regions[k..j] joined forward while they start before lim: (answer bytes, j)."""
     parts = [t[regions[k][2]:regions[k][3]]]
     has_or = False
     j = k
@@ -325,4 +388,4 @@ def region_group_fwd(t, regions, k, lim):
         has_or = has_or or g == 2
         j += 1
         parts.append(t[regions[j][2]:regions[j][3]])
-    return join_parts(parts, has_or)
+    return join_parts(parts, has_or), j

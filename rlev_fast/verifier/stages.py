@@ -7,13 +7,14 @@ from .caps import MAX_AST_DEPTH, NPOINTS
 from .choice import mc_letters
 from .compare import node_eq
 from .compare import norm_text as _norm_text
-from .evaluate import Abort, Ctx, eval_d, eval_q
-from .extract import extract_from, prepare_response
+from .evaluate import Abort, Ctx, eval_q, eval_v
+from .context import judge
+from .extract import answer_of, extract_from, prepare_response
 from .parse import parse as _parse
 from .text import normalize_text
 from .tokenize import tokenize as _tokenize
 
-__all__ = ["normalize", "prepare", "extract", "mc_letters", "tokenize", "parse", "evaluate", "compare", "norm_text"]
+__all__ = ["normalize", "prepare", "extract", "context", "mc_letters", "tokenize", "parse", "evaluate", "compare", "norm_text"]
 
 
 def normalize(t):
@@ -25,11 +26,18 @@ def prepare(t):
 
 
 def extract(text, is_gold):
-    """(answer, boxes as (s, e, cs, ce), first box of the answer's group) or None."""
+    """(answer, boxes as (s, e, cs, ce), first box of the answer's group, start, end, how) or None."""
     r = extract_from(text, is_gold)
     if r is None:
         return None
-    return r[0], list(r[1]), r[2]
+    return (r[0], list(r[1])) + tuple(r[2:])
+
+
+def context(text, gold):
+    """The commitment verdict (tables.VERDICTS index) on prepared response text, or None when it has
+    no answer."""
+    x = answer_of(text, False)
+    return None if x is None else judge(text, x[1], gold)
 
 
 def tokenize(text):
@@ -44,30 +52,30 @@ def _tree(e, depth):
     return (e.kind, e.op, e.name, str(e.num), str(e.den), e.dec, e.sig, e.lit, kids)
 
 
-def parse(text):
-    r = _parse(text)
+def parse(text, strict):
+    r = _parse(text, strict)
     return None if r is None else _tree(r, 0)
 
 
 def evaluate(text):
     """(exact (num, den) or None, the double values at the NPOINTS points); None when it does not
     parse; "abort" past MAX_STEPS."""
-    r = _parse(text)
+    r = _parse(text, True)
     if r is None:
         return None
     ctx = Ctx()
     try:
         q = eval_q(r, 0, ctx)
         exact = None if q is None else (str(q[0]), str(q[1]))
-        return exact, [eval_d(r, j, 0, ctx) for j in range(NPOINTS)]
+        return exact, [eval_v(r, j, 0, ctx) for j in range(NPOINTS)]
     except Abort:
         return "abort"
 
 
 def compare(gold, answer):
     """node_eq of the two answers' trees; None when either does not parse; "abort" past MAX_STEPS."""
-    g = _parse(gold)
-    p = _parse(answer)
+    g = _parse(gold, False)
+    p = _parse(answer, True)
     if g is None or p is None:
         return None
     try:

@@ -6,7 +6,7 @@ below are those ints, written as the characters they are.
 """
 import re
 
-from .tables import UNICODE_FORMS_B
+from .tables import INVISIBLE_RANGES, UNICODE_FORMS_B
 
 TAB, NEWLINE, CR, SPACE = b"\t\n\r "
 BANG, DQUOTE, HASH, DOLLAR, PERCENT, AMP, QUOTE, LPAREN, RPAREN, STAR, PLUS, COMMA, MINUS, DOT, SLASH = \
@@ -64,6 +64,41 @@ def strip_ws(s):
     while b > a and isspace(s[b - 1]):
         b -= 1
     return s[a:b]
+
+
+def decode_at(t, i):
+    """(code point, length) of the UTF-8 sequence at t[i]; a stray or truncated byte is itself (length 1)."""
+    c = t[i]
+    if c < 0x80:
+        return c, 1
+    n = 2 if 0xC0 <= c < 0xE0 else 3 if 0xE0 <= c < 0xF0 else 4 if 0xF0 <= c < 0xF8 else 0
+    if n == 0 or i + n > len(t):
+        return c, 1
+    cp = c & (0x7F >> n)
+    for k in range(1, n):
+        d = t[i + k]
+        if d & 0xC0 != 0x80:
+            return c, 1
+        cp = (cp << 6) | (d & 0x3F)
+    return cp, n
+
+
+def is_invisible(cp):
+    for lo, hi in INVISIBLE_RANGES:
+        if lo <= cp <= hi:
+            return True
+    return False
+
+
+def is_word_char(cp):
+    """A letter of running text beyond ASCII (Latin-1 and Latin Extended, Cyrillic), not a Greek
+    letter (mathematics writes those) nor a symbol."""
+    return 0xC0 <= cp <= 0x24F and cp not in (0xD7, 0xF7) or 0x400 <= cp <= 0x4FF
+
+
+def is_cjk(cp):
+    """CJK ideographs, kana, hangul and their punctuation: text, never mathematics."""
+    return 0x2E80 <= cp <= 0xA4CF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF or 0xFF00 <= cp <= 0xFFEF
 
 
 # ----------------------------------------------------------------------------- normalization

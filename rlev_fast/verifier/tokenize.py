@@ -4,14 +4,15 @@ Numbers are exact (num/den) with their decimals and significant digits kept for 
 units, spacing and formatting commands are dropped; \\alpha, x_1 and unknown commands are opaque
 symbols. None when the answer cannot be tokenized within the caps.
 """
-from .caps import MAX_BASE_DIGITS, MAX_DIGITS, MAX_SCI_EXP, MAX_TOKENS
+from .caps import MAX_BASE_DIGITS, MAX_DIGITS, MAX_SCI_EXP, MAX_TEXT_DEPTH, MAX_TOKENS
 from .rational import reduce
 from .scan import brace_map
-from .tables import (COMMAND_TOKENS, FUNCS, INF_WORDS, MOD_CMDS, ONE_BYTE_TOKENS, REL_CMDS, SKIP_CMDS, TEXT_CMDS,
-                     TOKEN_SKIP, TWO_BYTE_OPS, UNIT_WORDS, UNWRAP_CMDS, WORD_FUNCS, T_BAR, T_FUNC, T_INF, T_LS,
+from .tables import (COMMAND_TOKENS, FUNCS, INF_WORDS, MOD_CMDS, MULTIPLIER_WORDS, ONE_BYTE_TOKENS, PROSE_JOINERS,
+                     REL_CMDS, SKIP_CMDS, TEXT_CMDS, TOKEN_SKIP, TWO_BYTE_OPS, UNIT_SYMBOLS, UNIT_WORDS, UNWRAP_CMDS,
+                     WORD_FUNCS, T_BAR, T_FUNC, T_INF, T_LS,
                      T_MATB, T_MATE, T_NUM, T_OP, T_PI, T_RB, T_RC, T_ROW, T_RP, T_RS, T_SEP, T_SQRT, T_TEXT, T_VAR)
 from .text import (BACKSLASH, BAR, CARET, COMMA, DOT, LBRACE, LOWER_E, MINUS, PLUS, QUOTE, RBRACE, SPACE,
-                   UNDERSCORE, UPPER_E, ZERO, isalpha, isdigit, isspace, letters_end, strip_ws)
+                   UNDERSCORE, UPPER_E, ZERO, isalpha, isdigit, isspace, letters_end, lower_bytes, strip_ws)
 
 _REL_OPS = dict(REL_CMDS)
 _COMMAND_SPECS = {name: (kind, op) for name, kind, op in COMMAND_TOKENS}
@@ -32,6 +33,85 @@ class Tok(object):
         self.sig = 0
         self.raw = b""  # digits of an integer literal (for \frac94 splitting)
         self.lit = False
+
+
+_THIN_SEPARATORS = (b"{,}", b"{, }", b",\\!", b"\\,", b"\\ ", b"\\;", b"~")
+
+
+def _group_digits(s, i, n):
+    """Where the next group of exactly three digits of a thousands-grouped number starts after
+    t[i] ("1,000", "1{,}000", "10\\,000", "1 000"), or -1."""
+    q = -1
+    if s[i] == COMMA and i + 1 < n and s[i + 1] != SPACE:
+        q = i + 1
+        if s.startswith(b",\\!", i):
+            q = i + 3
+    else:
+        k = i
+        while k < n and s[k] == SPACE:
+            k += 1
+        for sep in _THIN_SEPARATORS:
+            if s.startswith(sep, k):
+                q = k + len(sep)
+                break
+        if q < 0 and k > i:
+            q = k  # a plain space
+    if q < 0:
+        return -1
+    while q < n and s[q] == SPACE:
+        q += 1
+    if q + 3 > n or not (isdigit(s[q]) and isdigit(s[q + 1]) and isdigit(s[q + 2])):
+        return -1
+    if q + 3 < n and (isdigit(s[q + 3]) or (s[q + 3] == DOT and s[i] == SPACE)):
+        return -1
+    return q
+
+
+def _multiplier_at(s, i):
+    """A number word that scales a value starts at s[i] ("thousand", "万")."""
+    for w in MULTIPLIER_WORDS:
+        if s.startswith(w, i) and (w[0] >= 0x80 or not (i + len(w) < len(s) and isalpha(s[i + len(w)]))):
+            return True
+    return False
+
+
+def _unit_tail(s, i, n):
+    """s[i:] is a unit and nothing else ("J", "m/s^2", "kg*m/s"): unit symbols or words joined by
+    '/', '*', '^' and digits, '.', spaces."""
+    seen = False
+    while i < n:
+        c = s[i]
+        if isalpha(c):
+            j = letters_end(s, i, n)
+            if s[i:j] not in UNIT_SYMBOLS and s[i:j].lower() not in UNIT_WORDS:
+                return False
+            seen = True
+            i = j
+        elif c in b" /*^.-{}" or isdigit(c):
+            i += 1
+        elif s.startswith(b"\\cdot", i):
+            i += 5
+        else:
+            return False
+    return seen
+
+
+def _text_group(g, toks, depth):
+    """\\text{...} after a value: a unit is dropped (False); with digits it is read as mathematics
+    ("5\\text{, 6}" is the list 5, 6) when it holds only numbers and connectors; "5\\text{ thousand}"
+    cannot be compared (None). True when its tokens were appended."""
+    if _multiplier_at(lower_bytes(g), 0) or any(_multiplier_at(g, k) for k in range(len(g))):
+        return None
+    if not any(isdigit(c) for c in g):
+        return False
+    words = lower_bytes(g).replace(b",", b" ").replace(b".", b" ").split()
+    if depth >= MAX_TEXT_DEPTH or any(not w.isdigit() and w not in PROSE_JOINERS for w in words):
+        return None
+    inner = tokenize(g, depth + 1)
+    if inner is None:
+        return None
+    toks.extend(inner)
+    return True
 
 
 def make_num(intpart, frac):
@@ -66,7 +146,7 @@ def read_group(s, i, n, bm):
     return s[i:i + 1], i + 1
 
 
-def tokenize(s):
+def tokenize(s, depth=0):
     """Tokens of a cleaned answer, or None when it cannot be tokenized within the caps."""
     toks = []
     n = len(s)
@@ -88,31 +168,8 @@ def tokenize(s):
             first = i - g0
             grouped = False
             while 1 <= first <= 3 and i < n and s[g0] != ZERO:
-                q = -1
-                if s[i] == COMMA and i + 1 < n and s[i + 1] != SPACE:
-                    q = i + 1
-                    if s.startswith(b",\\!", i):
-                        q = i + 3
-                        while q < n and s[q] == SPACE:
-                            q += 1
-                else:
-                    k = i
-                    while k < n and s[k] == SPACE:
-                        k += 1
-                    if s.startswith(b"{,}", k):
-                        q = k + 3
-                    elif s.startswith(b"{, }", k):
-                        q = k + 4
-                    elif s.startswith(b",\\!", k):
-                        q = k + 3
-                    if q >= 0:
-                        while q < n and s[q] == SPACE:
-                            q += 1
-                if q < 0 or q + 3 > n:
-                    break
-                if not (isdigit(s[q]) and isdigit(s[q + 1]) and isdigit(s[q + 2])):
-                    break
-                if q + 3 < n and isdigit(s[q + 3]):
+                q = _group_digits(s, i, n)
+                if q < 0:
                     break
                 intpart += s[q:q + 3]
                 i = q + 3
@@ -205,6 +262,11 @@ def tokenize(s):
                     continue
                 prev = toks[-1].kind if toks else -1
                 if prev in (T_NUM, T_RP, T_RB, T_RC, T_PI):
+                    inline = _text_group(g, toks, depth)
+                    if inline is None:
+                        return None
+                    if inline:
+                        continue
                     # a unit after a value: drop it, and a ^2 / ^3 right after it
                     k = i
                     while k < n and s[k] == SPACE:
@@ -263,6 +325,12 @@ def tokenize(s):
             j = letters_end(s, i, n)
             w = s[i:j]
             lw = w.lower()
+            prev = toks[-1].kind if toks else -1
+            if prev in (T_NUM, T_RP, T_RC, T_RB) and (isspace(s[i - 1]) or (j < n and s[j] in b"^/")) \
+                    and _unit_tail(s, i, n):
+                break  # "1.2e3 J", "9.8 m/s^2": the unit ends the answer
+            if _multiplier_at(lw, 0):
+                return None
             if j - i >= 2:
                 if lw == b"and":
                     toks.append(Tok(T_SEP, 0))
@@ -272,7 +340,6 @@ def tokenize(s):
                     toks.append(Tok(T_SEP, 1))
                     i = j
                     continue
-                prev = toks[-1].kind if toks else -1
                 if lw in UNIT_WORDS and prev in (T_NUM, T_RP, T_RC, T_RB):
                     i = j
                     if i < n and s[i] == CARET and i + 1 < n and isdigit(s[i + 1]):
@@ -319,6 +386,8 @@ def tokenize(s):
         elif c == QUOTE:
             if toks and toks[-1].kind == T_VAR:
                 toks[-1].name = toks[-1].name + b"'"
+        elif c >= 0x80 and _multiplier_at(s, i):
+            return None  # "5万" is not 5
         # any other byte (non-ASCII text, punctuation) is dropped
         i += 1
     if len(toks) > MAX_TOKENS:

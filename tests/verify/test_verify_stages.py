@@ -1,6 +1,6 @@
 """The C++ verifier and its Python twin, stage by stage: the caps and tables each side defines once
-are equal, and every stage (normalize, prepare, extract, multiple choice, tokenize, parse, evaluate,
-compare, the loose text form) gives the same output on the peer cases and on random and adversarial
+are equal, and every stage (normalize, prepare, extract, commitment, multiple choice, tokenize, parse,
+evaluate, compare, the loose text form) gives the same output on the peer cases and on random and adversarial
 strings. End-to-end parity is in test_verify_parity.py; this file finds which stage differs."""
 import importlib
 import random
@@ -45,7 +45,8 @@ _PIECES = ["\\boxed{", "}", "{", "$", "\\(", "\\)", "\\frac", "\\sqrt", "^", "_"
            "</think>", "\u7b54\u6848\u662f", "A", "B", "x", "y", "e", "\\pi", "\\infty", "!", "0", "1", "2", "3.5",
            "1,000", "{,}", "\\text{cm}", "\\%", "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "\uff21", "-",
            "+", "/", ".", "\n", "\\sin", "2^{", "99!", "\\dfrac{1}{3}", "0.333", "1e3", "204_5", "|", "\\approx",
-           "\u200b", "\ud800", " "]
+           "\u200b", "\ud800", " ", " not ", " or ", " maybe ", "Wait, ", "No, ", " is wrong", "\u4e0d\u662f",
+           "\u4e5f\u53ef\u80fd", "^{", "\\approx", " = ", "\\text{ or }", "\\neq", "**", "?"]
 
 
 def _texts(peer_cases):
@@ -57,14 +58,15 @@ def _texts(peer_cases):
 
 def _stage_outputs(mod, t):
     """Every stage on text t (and on what the previous stages made of it)."""
-    out = {"normalize": mod.normalize(t), "prepare": mod.prepare(t), "norm_text": mod.norm_text(t)}
+    out = {"normalize": mod.normalize(t), "prepare": mod.prepare(t), "norm_text": mod.norm_text(t),
+           "context": mod.context(mod.normalize(t), b"5")}
     for is_gold in (False, True):
         x = mod.extract(mod.normalize(t), is_gold)
         out["extract", is_gold] = x
         ans = t if x is None else x[0].strip()
         out["mc", is_gold] = (mod.mc_letters(ans, False), mod.mc_letters(ans, True))
         out["tokenize", is_gold] = mod.tokenize(ans)
-        out["parse", is_gold] = mod.parse(ans)
+        out["parse", is_gold] = mod.parse(ans, not is_gold)
         out["evaluate", is_gold] = mod.evaluate(ans)
     return out
 
