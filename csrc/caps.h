@@ -47,6 +47,9 @@ constexpr int MAX_TEXT_DEPTH = 2;            // \text{...} groups with numbers r
 constexpr int MIN_SIG_DIGITS = 3;            // a decimal approximates an exact value only with this many digits
 constexpr int NPOINTS = 6;                   // points for symbolic comparison: positive, negative, mixed signs
 constexpr int MIN_POINTS = 2;                // points where both sides are defined and resolved, for a match
-constexpr double RESOLUTION = 1e-12;         // values match when they agree within bounds this tight
+constexpr double RESOLUTION = 1e-12;
+// threads of one verify_batch call (and never more than the cores): the work is CPU-bound, and each
+// thread reserves a stack (8 MiB of address space by default), so more threads only cost
+constexpr int MAX_THREADS = 64;         // values match when they agree within bounds this tight
 
 }  // namespace rlv

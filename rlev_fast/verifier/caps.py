@@ -43,6 +43,10 @@ MAX_TEXT_DEPTH = 2  # \text{...} groups with numbers read as math, nested this d
 MIN_SIG_DIGITS = 3  # a decimal approximates an exact value only with this many significant digits
 NPOINTS = 6  # points for symbolic comparison: positive, negative and mixed signs
 MIN_POINTS = 2  # points where both sides are defined and resolved, for a symbolic match
+# threads of one verify_batch call of the C++ backend (and never more than the cores): the work is
+# CPU-bound, and each thread reserves a stack (8 MiB of address space by default); the Python twin
+# runs a batch on the calling thread
+MAX_THREADS = 64
 RESOLUTION = 1e-12  # two values match when they agree within their error bounds and those are this tight
 
 CAPS = {k: v for k, v in globals().items() if k.isupper() and not k.startswith("_") and k != "CAPS"}
