@@ -10,7 +10,7 @@ namespace rlv {
 bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_out) {
   int64_t n = len(s), i = 0;
   uint32_t mask = 0;
-  bool hedge = false, pending_or = false, stopped = false;
+  bool hedge = false, pending_or = false, stopped = false, formula = false;
   int nletters = 0;
   while (i < n) {
     int c = at(s, i);
@@ -32,7 +32,7 @@ bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_out) {
         i = j;
         continue;
       }
-      stopped = true;
+      stopped = formula = true;  // "A \\neq B", "A \\approx D": a formula, not a choice
       break;
     }
     if (isalp(c)) {
@@ -102,9 +102,10 @@ bool mc_letters(const B& s, bool strict, uint32_t* mask_out, bool* hedge_out) {
       continue;
     }
     stopped = true;
+    formula = in_chars(c, "=<>^_");
     break;
   }
-  if (nletters == 0 || mask == 0) return false;
+  if (nletters == 0 || mask == 0 || formula) return false;
   if (pending_or && stopped) hedge = true;  // "E or 7": an alternative that is not a letter is still one
   if (strict && (stopped || hedge)) return false;
   *mask_out = mask;

@@ -308,8 +308,9 @@ int judge_tail(const Items& items, const B& key, bool lead_other) {
         for (size_t m = n + 1; m < sentences.size() && !later; m++) later = any_other(sentences[m], 0, key);
         if (later) return V_RETRACTED;
       }
-      // a hedge in the answer's sentence, or opening a later one ("Or maybe 6.")
-      if (kind == W_HEDGE && (n == 0 || k == 0) && (any_other(sent, 0, key) || (n == 0 && lead_other)))
+      // a hedge in the answer's sentence, or a later one ("Or maybe 6.": "or" opening it)
+      if (kind == W_HEDGE && (n == 0 || k == 0 || !in_list(sent[k].text, OR_WORDS)) &&
+          (any_other(sent, 0, key) || (n == 0 && lead_other)))
         return V_HEDGED;
       if (other(sent[k], key)) seen_other = true;
       if (!about_answer || seen_other) continue;

@@ -124,7 +124,8 @@ const char* const PREDICATES[] = {
     "incorrecte", "falsch", "incorrecto", "incorrecta", "falso", "falsa", "errado", "errada", u8"erróneo", u8"errónea",
     "sbagliato", "sbagliata", u8"неверно", u8"неверный", u8"неправильно", u8"неправильный", u8"ошибка", nullptr};
 const char* const HEDGES[] = {
-    "or", "either", "maybe", "perhaps", "possibly", "alternatively", "otherwise", "ou", "soit",
+    "or", "either", "maybe", "perhaps", "possibly", "alternatively", "otherwise", "unless", "possibility",
+    "alternative", "ou", "soit", "sinon", "sonst",
     u8"peut-être", "oder", "vielleicht", "entweder", "o", u8"quizás", u8"quizá", "quizas", "posiblemente", "oppure",
     "forse", "talvez", u8"или", u8"либо", u8"может", u8"возможно", u8"Или", u8"Может", u8"Возможно", nullptr};
 const char* const RETRACTIONS[] = {
@@ -149,7 +150,7 @@ const char* const CJK_NEGATORS[] = {u8"不是", u8"并非", u8"並非", u8"不�
 const char* const CJK_PREDICATES[] = {u8"错误", u8"錯誤", u8"错的", u8"錯的", u8"不对", u8"不對", u8"不正确", u8"不正確",
                                       u8"不成立", u8"错", u8"錯", u8"間違い", u8"誤り", u8"틀렸", u8"틀린", nullptr};
 const char* const CJK_HEDGES[] = {u8"也可能", u8"或者", u8"或是", u8"可能", u8"还是", u8"還是", u8"也许", u8"也許",
-                                  u8"大概", u8"或", u8"または", u8"あるいは", u8"もしくは", u8"かもしれない", u8"たぶん",
+                                  u8"大概", u8"否则", u8"否則", u8"或", u8"または", u8"あるいは", u8"もしくは", u8"かもしれない", u8"たぶん",
                                   u8"多分", u8"또는", u8"혹은", u8"아마", nullptr};
 const char* const CJK_RETRACTIONS[] = {u8"不对", u8"不對", u8"错了", u8"錯了", u8"等等", u8"等一下", u8"更正", u8"纠正",
                                        u8"糾正", u8"待って", u8"잠깐", nullptr};

@@ -12,7 +12,8 @@ from .text import BACKSLASH, BAR, LOWER_A, SLASH, UPPER_A, UPPER_J, isalpha, isl
 def mc_letters(s, strict):
     """Choice letters in an answer: (bitmask, hedged) or None.
 
-    strict (the gold side): the whole answer must be letters and separators.
+    strict (the gold side): the whole answer must be letters and separators. Letters in a formula
+    ("A = B", "B < C", "A \\neq B") are no choice.
     """
     n = len(s)
     i = 0
@@ -20,7 +21,7 @@ def mc_letters(s, strict):
     hedge = False
     pending_or = False
     nletters = 0
-    stopped = False
+    stopped = formula = False
     while i < n:
         c = s[i]
         if c == BACKSLASH:
@@ -35,7 +36,7 @@ def mc_letters(s, strict):
             if name in MC_SKIP_CMDS:
                 i = j
                 continue
-            stopped = True
+            stopped = formula = True  # "A \\neq B", "A \\approx D": a formula, not a choice
             break
         if isalpha(c):
             j = letters_end(s, i, n)
@@ -93,8 +94,9 @@ def mc_letters(s, strict):
             i += 1
             continue
         stopped = True
+        formula = c in b"=<>^_"
         break
-    if nletters == 0 or mask == 0:
+    if nletters == 0 or mask == 0 or formula:
         return None
     if pending_or and stopped:
         hedge = True  # "E or 7": an alternative that is not a letter is still an alternative

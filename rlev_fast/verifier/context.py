@@ -246,14 +246,14 @@ def _judge_tail(items, key, lead_other):
     for n, sent in enumerate(sentences):
         seen_other = False
         about_answer = n == 0 or (sent and sent[0][0] == W_REF)
-        for k, (kind, _) in enumerate(sent):
+        for k, (kind, text) in enumerate(sent):
             if kind in (W_RETRACT, W_NO):
                 return V_RETRACTED
             if kind == W_WEAK and any(_other(x, key) for s in sentences[n:] for x in (s[k + 1:] if s is sent else s)):
                 return V_RETRACTED
-            if kind == W_HEDGE and (n == 0 or k == 0) and (any(_other(x, key) for x in sent) or
-                                                       (n == 0 and lead_other)):
-                return V_HEDGED  # in the answer's sentence, or opening a later one ("Or maybe 6.")
+            if kind == W_HEDGE and (n == 0 or k == 0 or text not in OR_WORDS) and \
+                    (any(_other(x, key) for x in sent) or (n == 0 and lead_other)):
+                return V_HEDGED  # in the answer's sentence, or a later one ("Or maybe 6.": "or" opening it)
             if sent[k][0] == W_CAND and sent[k][1] != key:
                 seen_other = True
             if not about_answer or seen_other:

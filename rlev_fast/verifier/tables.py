@@ -137,7 +137,8 @@ PREDICATES = _u8(
     "incorrecte", "falsch", "incorrecto", "incorrecta", "falso", "falsa", "errado", "errada", "erróneo", "errónea",
     "sbagliato", "sbagliata", "неверно", "неверный", "неправильно", "неправильный", "ошибка")
 HEDGES = _u8(
-    "or", "either", "maybe", "perhaps", "possibly", "alternatively", "otherwise", "ou", "soit",
+    "or", "either", "maybe", "perhaps", "possibly", "alternatively", "otherwise", "unless", "possibility",
+    "alternative", "ou", "soit", "sinon", "sonst",
     "peut-être", "oder", "vielleicht", "entweder", "o", "quizás", "quizá", "quizas", "posiblemente", "oppure",
     "forse", "talvez", "или", "либо", "может", "возможно", "Или", "Может", "Возможно")
 RETRACTIONS = _u8(
@@ -162,7 +163,7 @@ CJK_NEGATORS = _u8("不是", "并非", "並非", "不会是", "不可能是", "�
                    "じゃない", "ではありません", "아니", "不")
 CJK_PREDICATES = _u8("错误", "錯誤", "错的", "錯的", "不对", "不對", "不正确", "不正確", "不成立", "错", "錯", "間違い",
                      "誤り", "틀렸", "틀린")
-CJK_HEDGES = _u8("也可能", "或者", "或是", "可能", "还是", "還是", "也许", "也許", "大概", "或", "または", "あるいは",
+CJK_HEDGES = _u8("也可能", "或者", "或是", "可能", "还是", "還是", "也许", "也許", "大概", "否则", "否則", "或", "または", "あるいは",
                  "もしくは", "かもしれない", "たぶん", "多分", "또는", "혹은", "아마")
 CJK_RETRACTIONS = _u8("不对", "不對", "错了", "錯了", "等等", "等一下", "更正", "纠正", "糾正", "待って", "잠깐")
 CJK_WEAK_RETRACTIONS = _u8("其实", "其實", "实际上", "實際上", "実は", "いや")
