@@ -3,7 +3,7 @@
 #include "context.h"
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "caps.h"
@@ -21,7 +21,7 @@ struct Item {
   B text;
 };
 typedef std::vector<Item> Items;
-typedef std::map<int64_t, Span> Starts;  // math regions by start
+typedef std::vector<Span> Starts;  // math regions, sorted by start
 
 struct Marker {
   const char* text;
@@ -33,13 +33,19 @@ const char* const LATEX_VALUES[] = {"pi", "frac", "dfrac", "sqrt", nullptr};  //
 const char* const SKIPPED = "()[]{}*\"`~|";
 
 int classify(const B& word, const std::set<B>& exempt) {
-  if (exempt.count(word)) return W_WORD;
-  static const std::pair<const char* const*, int> classes[] = {
-      {NEGATORS, W_NEG},          {PREDICATES, W_PRED}, {HEDGES, W_HEDGE},       {RETRACTIONS, W_RETRACT},
-      {WEAK_RETRACTIONS, W_WEAK}, {REFERENCES, W_REF},  {CLAUSE_WORDS, W_CONJ}};
-  for (const auto& c : classes)
-    if (in_list(word, c.first)) return c.second;
-  return W_WORD;
+  // the word tables as one map, built once (a word in two tables keeps the first one's class)
+  static const std::unordered_map<B, int> classes = [] {
+    std::unordered_map<B, int> m;
+    const std::pair<const char* const*, int> lists[] = {
+        {NEGATORS, W_NEG},          {PREDICATES, W_PRED}, {HEDGES, W_HEDGE},       {RETRACTIONS, W_RETRACT},
+        {WEAK_RETRACTIONS, W_WEAK}, {REFERENCES, W_REF},  {CLAUSE_WORDS, W_CONJ}};
+    for (const auto& l : lists)
+      for (int k = 0; l.first[k]; k++) m.emplace(l.first[k], l.second);
+    return m;
+  }();
+  if (!exempt.empty() && exempt.count(word)) return W_WORD;
+  auto it = classes.find(word);
+  return it == classes.end() ? W_WORD : it->second;
 }
 
 // CJK markers, longest first (不对 before 不, 也可能 before 可能); ties keep the order of the tables
@@ -77,35 +83,63 @@ int64_t cand_end(const B& t, int64_t i, int64_t b) {
   return j;
 }
 
-// Multi-word markers ("never mind", "I mean", "one of") and the two uses of "no".
-Items phrases(const Items& items, const std::set<B>& exempt) {
-  Items out;
-  size_t i = 0;
-  while (i < items.size()) {
-    bool hit = false;
-    for (int p = 0; PHRASES[p].words && !hit; p++) {
-      std::vector<B> words;
+struct PhraseWords {
+  std::vector<B> words;
+  int kind;
+  const char* text;
+};
+
+// PHRASES split into words, once
+const std::vector<PhraseWords>& phrase_words() {
+  static const std::vector<PhraseWords> out = [] {
+    std::vector<PhraseWords> v;
+    for (int p = 0; PHRASES[p].words; p++) {
+      PhraseWords pw{{}, phrase_kind(PHRASES[p].table), PHRASES[p].words};
       B w;
       for (const char* c = PHRASES[p].words;; c++) {
         if (*c == ' ' || *c == 0) {
-          words.push_back(w);
+          pw.words.push_back(w);
           w.clear();
           if (*c == 0) break;
         } else {
           w.push_back(*c);
         }
       }
-      if (i + words.size() > items.size() || exempt.count(words[0])) continue;
+      v.push_back(pw);
+    }
+    return v;
+  }();
+  return out;
+}
+
+// text lower-cased equals the lower-case word w (without a copy)
+bool same_lower(const B& text, const B& w) {
+  if (text.size() != w.size()) return false;
+  for (size_t k = 0; k < w.size(); k++)
+    if (lowr((unsigned char)text[k]) != (unsigned char)w[k]) return false;
+  return true;
+}
+
+// Multi-word markers ("never mind", "I mean", "one of") and the two uses of "no".
+Items phrases(const Items& items, const std::set<B>& exempt) {
+  Items out;
+  size_t i = 0;
+  while (i < items.size()) {
+    bool hit = false;
+    for (const PhraseWords& p : phrase_words()) {
+      if (i + p.words.size() > items.size() || !same_lower(items[i].text, p.words[0])) continue;
+      if (!exempt.empty() && exempt.count(p.words[0])) continue;
       bool all = true;
-      for (size_t k = 0; k < words.size() && all; k++) all = lower_bytes(items[i + k].text) == words[k];
+      for (size_t k = 1; k < p.words.size() && all; k++) all = same_lower(items[i + k].text, p.words[k]);
       if (!all) continue;
-      out.push_back({phrase_kind(PHRASES[p].table), PHRASES[p].words});
-      i += words.size();
+      out.push_back({p.kind, p.text});
+      i += p.words.size();
       hit = true;
+      break;
     }
     if (hit) continue;
     Item it = items[i];
-    if (it.kind == W_WORD && it.text == "no" && !exempt.count("no")) {
+    if (it.kind == W_WORD && it.text == "no" && (exempt.empty() || !exempt.count("no"))) {
       const Item* nxt = i + 1 < items.size() ? &items[i + 1] : nullptr;
       if (!nxt || nxt->kind == W_SENTENCE || nxt->kind == W_CLAUSE || nxt->kind == W_QMARK || nxt->kind == W_RETRACT)
         it.kind = W_NO;  // "No." / "No, 7" / "no wait": an interjection that takes back
@@ -137,10 +171,10 @@ Items read_items(const B& t, int64_t a, int64_t b, const Starts& regions, const 
     }
     if (c == '$' || (c == '\\' && i + 1 < b && (at(t, i + 1) == '(' || at(t, i + 1) == '[') &&
                      !(i > 0 && at(t, i - 1) == '\\'))) {
-      auto r = regions.find(i);
-      if (r != regions.end() && r->second.e <= b) {  // a math region is one candidate
-        out.push_back({W_CAND, no_spaces(sub(t, r->second.cs, r->second.ce))});
-        i = r->second.e;
+      auto r = std::lower_bound(regions.begin(), regions.end(), i, [](const Span& g, int64_t p) { return g.s < p; });
+      if (r != regions.end() && r->s == i && r->e <= b) {  // a math region is one candidate
+        out.push_back({W_CAND, no_spaces(sub(t, r->cs, r->ce))});
+        i = r->e;
         continue;
       }
       i++;
@@ -230,7 +264,7 @@ Items read_items(const B& t, int64_t a, int64_t b, const Starts& regions, const 
       if (is_cjk(cp)) {
         bool hit = false;
         for (const Marker& m : cjk_markers())
-          if (starts(t, m.text, i) && !exempt.count(m.text)) {
+          if (starts(t, m.text, i) && (exempt.empty() || !exempt.count(m.text))) {
             out.push_back({m.kind, m.text});
             i += (int64_t)std::strlen(m.text);
             hit = true;
@@ -393,9 +427,8 @@ std::set<B> gold_words(const B& gold) {
 int judge(const B& t, const Extracted& X, const B& gold) {
   const B& ans = X.ans;
   if (invisible_inside(t, X.a0, X.a1) || invisible_inside(ans, 0, len(ans))) return V_JOINED;
-  std::vector<Span> regions = find_regions(t);
-  Starts starts_at;
-  for (const Span& r : regions) starts_at.emplace(r.s, r);
+  const std::vector<Span>& regions = X.regions;
+  const Starts& starts_at = X.regions;
   if (X.how == HOW_BOX) {
     size_t last = (size_t)X.first_in_group;
     while (last + 1 < X.boxes.size() && X.boxes[last + 1].s < X.a1) last++;

@@ -3,6 +3,7 @@
 #include "extract.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "caps.h"
 #include "tables.h"
@@ -263,9 +264,19 @@ static std::vector<Span> bold_spans(const B& t) {
   return res;
 }
 
+// the last occurrence of pat in s (npos when none), comparing only where its first byte is
+// (std::string::rfind calls memcmp at every position of the text)
+static size_t rfind_bytes(const B& s, const char* pat) {
+  const size_t L = std::strlen(pat);
+  if (L == 0 || s.size() < L) return B::npos;
+  for (size_t i = s.size() - L + 1; i-- > 0;)
+    if (s[i] == pat[0] && std::memcmp(s.data() + i, pat, L) == 0) return i;
+  return B::npos;
+}
+
 bool prepare_response(const B& data0, B* out) {
   B data;
-  size_t k = data0.rfind(THINK_END);
+  size_t k = rfind_bytes(data0, THINK_END);
   if (k != B::npos) {
     data = data0.substr(k + std::strlen(THINK_END));
   } else if (data0.find(THINK_START) != B::npos) {
@@ -284,8 +295,17 @@ struct Cand {
   int64_t idx;
 };
 
+static void set_answer(Extracted* X, const B& ans, int64_t first_in_group, int64_t a0, int64_t a1, int how) {
+  X->ans = ans;
+  X->first_in_group = first_in_group;
+  X->a0 = a0;
+  X->a1 = a1;
+  X->how = how;
+}
+
 // The answer of the last anchor that yields one (tried from the end, MAX_ANCHOR_TRIES of them).
-static bool anchored(const B& t, const std::vector<Span>& regions, Extracted* X) {
+static bool anchored(const B& t, Extracted* X) {
+  const std::vector<Span>& regions = X->regions;
   const std::vector<Span>& boxes = X->boxes;
   B tl = lower_bytes(t);
   std::vector<Cand> cands;
@@ -316,7 +336,7 @@ static bool anchored(const B& t, const std::vector<Span>& regions, Extracted* X)
       int64_t j;
       B ans = group_back(t, boxes, cd.idx, &j);
       if (strip_ws(ans).empty()) continue;
-      *X = {ans, boxes, j, boxes[(size_t)j].s, boxes[(size_t)cd.idx].e, HOW_BOX};
+      set_answer(X, ans, j, boxes[(size_t)j].s, boxes[(size_t)cd.idx].e, HOW_BOX);
       return true;
     }
     if (cd.kind == 2) {
@@ -324,7 +344,7 @@ static bool anchored(const B& t, const std::vector<Span>& regions, Extracted* X)
       if (!bold_ok(sub(t, b.cs, b.ce))) continue;
       int64_t a = b.cs, e = b.ce;
       trim(t, &a, &e);
-      *X = {sub(t, a, e), boxes, nb, a, e, HOW_BOLD};
+      set_answer(X, sub(t, a, e), nb, a, e, HOW_BOLD);
       return true;
     }
     const char* pat = TEXT_ANCHORS[cd.idx];
@@ -335,7 +355,7 @@ static bool anchored(const B& t, const std::vector<Span>& regions, Extracted* X)
     }
     Found f;
     if (answer_from_span(t, cd.pos + (int64_t)std::strlen(pat), regions, &f) && !strip_ws(f.ans).empty()) {
-      *X = {f.ans, boxes, nb, f.s, f.e, HOW_TEXT};
+      set_answer(X, f.ans, nb, f.s, f.e, HOW_TEXT);
       return true;
     }
   }
@@ -355,8 +375,9 @@ static int64_t sentence_start(const B& t, int64_t p) {
 
 bool extract_from(const B& t, bool is_gold, Extracted* X) {
   X->boxes = find_boxes(t);
-  std::vector<Span> regions = find_regions(t);
-  if (anchored(t, regions, X)) return true;
+  X->regions = find_regions(t);
+  const std::vector<Span>& regions = X->regions;
+  if (anchored(t, X)) return true;
   // no anchor
   const int64_t nb = (int64_t)X->boxes.size();
   int64_t s0 = 0, s1 = len(t);
@@ -365,11 +386,7 @@ bool extract_from(const B& t, bool is_gold, Extracted* X) {
   if (s0 >= s1) s0 = len(t), s1 = 0;  // all space (as Python's lstrip / rstrip)
   B s = strip_ws(t);
   auto take = [&](const B& ans, int64_t a, int64_t e, int how) {
-    X->ans = ans;
-    X->first_in_group = nb;
-    X->a0 = a;
-    X->a1 = e;
-    X->how = how;
+    set_answer(X, ans, nb, a, e, how);
     return true;
   };
   if (is_gold && !s.empty() && at(s, 0) != '$' && !starts(s, "\\(", 0) && !starts(s, "\\[", 0)) {

@@ -18,6 +18,7 @@ struct Extracted {
   int64_t first_in_group = 0;  // the first box of the answer's group (boxes.size() when not a box)
   int64_t a0 = 0, a1 = 0;      // the answer lies at t[a0, a1) (its boxes or regions, first to last)
   int how = HOW_TEXT;
+  std::vector<Span> regions;   // every math region of the text (the commitment stage reads them)
 };
 
 // t[*pa, *pb) without surrounding spaces, final punctuation or markdown, and a dangling "or" / "and"

@@ -1,6 +1,8 @@
 // Twin of rlev_fast/verifier/text.py.
 #include "text.h"
 
+#include <vector>
+
 #include "tables.h"
 
 namespace rlv {
@@ -47,6 +49,16 @@ bool is_invisible(unsigned cp) {
   return false;
 }
 
+// first bytes of the UNICODE_FORMS entries (the table is only searched at those)
+static const std::vector<bool>& lead_bytes() {
+  static const std::vector<bool> lead = [] {
+    std::vector<bool> v(256, false);
+    for (int k = 0; UNICODE_FORMS[k].from; k++) v[(unsigned char)UNICODE_FORMS[k].from[0]] = true;
+    return v;
+  }();
+  return lead;
+}
+
 static const int FULLWIDTH_FIRST = 0xFF01, FULLWIDTH_LAST = 0xFF5E;  // full-width forms of "!".."~"
 
 B normalize_text(const B& t) {
@@ -65,7 +77,7 @@ B normalize_text(const B& t) {
         continue;
       }
     }
-    if (c >= 0xC2) {  // a multi-byte UTF-8 sequence: the table
+    if (c >= 0xC2 && lead_bytes()[c]) {  // a multi-byte UTF-8 sequence that starts an entry of the table
       bool hit = false;
       for (int k = 0; UNICODE_FORMS[k].from; k++) {
         if (starts(t, UNICODE_FORMS[k].from, i)) {
