@@ -419,7 +419,7 @@ bool question_after(const B& t, int64_t a1) {
 
 std::set<B> gold_words(const B& gold) {
   std::set<B> words;
-  for (const Item& it : read_items(gold, 0, len(gold), Starts(), std::set<B>()))
+  for (const Item& it : read_items(gold, 0, std::min(len(gold), MAX_ANSWER), Starts(), std::set<B>()))
     if (it.kind != W_CAND && !it.text.empty()) words.insert(it.text);
   return words;
 }
@@ -437,7 +437,7 @@ int judge(const B& t, const Extracted& X, const B& gold) {
   std::set<B> exempt = gold_words(gold);
   B key = no_spaces(strip_ws(ans));
   // the answer itself: any marker but "or" (a set of solutions: "x = 3 or x = -3")
-  for (const Item& it : read_items(ans, 0, len(ans), Starts(), exempt)) {
+  for (const Item& it : read_items(ans, 0, std::min(len(ans), MAX_ANSWER), Starts(), exempt)) {  // longer: text only
     if ((it.kind == W_NEG || it.kind == W_PRED) && it.text != "ne" && it.text != "neq") return V_NEGATED;
     if (it.kind == W_RETRACT || it.kind == W_WEAK || it.kind == W_NO) return V_RETRACTED;
     if (it.kind == W_HEDGE && !in_list(it.text, OR_WORDS)) return V_HEDGED;

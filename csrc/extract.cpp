@@ -103,19 +103,21 @@ static int64_t prose_start(const B& t, int64_t a, int64_t b) {
   return b;
 }
 
-// The last w in t[p, end) that is not inside a math region ("x = 1 + 1 = 2" is one formula).
+// The last w in t[p, end) that is not inside a math region ("x = 1 + 1 = 2" is one formula); the
+// search stays inside [p, end) (std::string::rfind would scan back to the start of the text).
 static int64_t rfind_outside(const B& t, const char* w, int64_t p, int64_t end, const std::vector<Span>& regions) {
   const int64_t L = (int64_t)std::strlen(w);
-  int64_t hi = end;
-  while (hi - L >= p) {
-    size_t r = t.rfind(w, (size_t)(hi - L));
-    if (r == B::npos || (int64_t)r < p) return -1;
-    int64_t q = (int64_t)r;
+  int64_t q = end - L;  // candidates end by `end`; after one inside a region, by its start (as Python's rfind)
+  while (q >= p) {
+    if (at(t, q) != (unsigned char)w[0] || std::memcmp(t.data() + q, w, (size_t)L) != 0) {
+      q--;
+      continue;
+    }
     bool inside = false;
     for (const Span& g : regions)
       if (g.s < q && q < g.e) inside = true;
     if (!inside) return q;
-    hi = q;
+    q -= L;
   }
   return -1;
 }

@@ -20,7 +20,7 @@ and from what follows it (MAX_TAIL bytes). A negator that another candidate foll
 candidate ("5, not 6"); a predicate after another candidate is about that one ("options A and C are
 incorrect"). Words the gold answer itself uses ("No", "not possible") are never markers.
 """
-from .caps import MAX_LEAD, MAX_TAIL
+from .caps import MAX_ANSWER, MAX_LEAD, MAX_TAIL
 from .extract import HOW_BOX
 from .scan import brace_map, find_regions
 from .tables import (ATTACH_AFTER_CMDS, ATTACH_BEFORE_CMDS, CJK_CLAUSE_WORDS, CJK_HEDGES, CJK_NEGATORS,
@@ -333,7 +333,7 @@ def _question_after(t, a1):
 
 def gold_words(gold):
     """The words and CJK markers the gold answer uses itself: never markers for it."""
-    return {text for kind, text in read_items(gold, 0, len(gold), {}, ()) if kind != W_CAND and text}
+    return {text for kind, text in read_items(gold, 0, min(len(gold), MAX_ANSWER), {}, ()) if kind != W_CAND and text}
 
 
 def judge(t, x, gold):
@@ -353,7 +353,7 @@ def judge(t, x, gold):
     exempt = gold_words(gold)
     key = ans.strip().replace(b" ", b"")
     # the answer itself: any marker but "or" (a set of solutions: "x = 3 or x = -3")
-    for kind, text in read_items(ans, 0, len(ans), {}, exempt):
+    for kind, text in read_items(ans, 0, min(len(ans), MAX_ANSWER), {}, exempt):  # longer: text only
         if kind in (W_NEG, W_PRED) and text not in (b"ne", b"neq"):
             return V_NEGATED
         if kind in (W_RETRACT, W_WEAK, W_NO):
