@@ -317,17 +317,15 @@ struct Parser {
       enter();
       int b = parse_unary();
       leave();
-      a = node(N_POW, {a, b});
-      while (atk(T_OP, O_FACT)) {
-        i++;
-        a = node(N_FACT, {a});
-      }
+      a = factorials(node(N_POW, {a, b}));
     }
     return a;
   }
 
-  int parse_postfix() {
-    int a = parse_primary();
+  int parse_postfix() { return factorials(parse_primary()); }
+
+  // a!, a!! ...: every "!" that follows
+  int factorials(int a) {
     while (atk(T_OP, O_FACT)) {
       i++;
       a = node(N_FACT, {a});

@@ -4,6 +4,7 @@
 #include "scan.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "caps.h"
 #include "tables.h"
@@ -229,20 +230,20 @@ int64_t sentence_end(const B& t, int64_t p, int64_t lim) {
   return n;
 }
 
-// End of "^6" / "^{-3}" at t[i] (digits only), else i.
+// (start, end) of the digits after an optional sign at t[j] (start == end: none)
+static std::pair<int64_t, int64_t> signed_digits(const B& t, int64_t j, int64_t n) {
+  if (j < n && (at(t, j) == '+' || at(t, j) == '-')) j++;
+  int64_t k = j;
+  while (j < n && isdig(at(t, j))) j++;
+  return {k, j};
+}
+
 static int64_t power_end(const B& t, int64_t i, int64_t n) {
   if (i + 1 < n && at(t, i) == '^') {
-    if (isdig(at(t, i + 1))) {
-      int64_t j = i + 1;
-      while (j < n && isdig(at(t, j))) j++;
-      return j;
-    }
+    if (isdig(at(t, i + 1))) return signed_digits(t, i + 1, n).second;
     if (at(t, i + 1) == '{') {
-      int64_t j = i + 2;
-      if (j < n && (at(t, j) == '+' || at(t, j) == '-')) j++;
-      int64_t k = j;
-      while (j < n && isdig(at(t, j))) j++;
-      if (j > k && j < n && at(t, j) == '}') return j + 1;
+      auto d = signed_digits(t, i + 2, n);
+      if (d.second > d.first && d.second < n && at(t, d.second) == '}') return d.second + 1;
     }
   }
   return i;
@@ -254,21 +255,15 @@ static const char* const TIMES[] = {"\\times", "\\cdot", "*", nullptr};
 // "\times 10^{k}" / "\cdot 10^k" / "*10^k"; i when there is none.
 static int64_t exponent_end(const B& t, int64_t i, int64_t n) {
   if (i + 1 < n && (at(t, i) == 'e' || at(t, i) == 'E')) {
-    int64_t j = i + 1;
-    if (j < n && (at(t, j) == '+' || at(t, j) == '-')) j++;
-    int64_t k = j;
-    while (j < n && isdig(at(t, j))) j++;
-    if (j > k && !(j < n && isalp(at(t, j)))) return j;
-    return i;
+    auto d = signed_digits(t, i + 1, n);
+    return (d.second > d.first && !(d.second < n && isalp(at(t, d.second)))) ? d.second : i;
   }
   int64_t e = power_end(t, i, n);
   if (e > i) return e;
-  int64_t j = i;
-  while (j < n && at(t, j) == ' ') j++;
+  const int64_t j = skip_spaces(t, i, n);
   for (int o = 0; TIMES[o]; o++) {
     if (!starts(t, TIMES[o], j)) continue;
-    int64_t k = j + (int64_t)std::strlen(TIMES[o]);
-    while (k < n && at(t, k) == ' ') k++;
+    const int64_t k = skip_spaces(t, j + (int64_t)std::strlen(TIMES[o]), n);
     if (starts(t, "10", k)) {
       e = power_end(t, k + 2, n);
       if (e > k + 2) return e;

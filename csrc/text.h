@@ -59,6 +59,11 @@ inline bool is_cjk(unsigned cp) {
   return (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0xF900 && cp <= 0xFAFF) ||
          (cp >= 0xFF00 && cp <= 0xFFEF);
 }
+// the first index >= i of s[0, n) that is not a space
+inline int64_t skip_spaces(const B& s, int64_t i, int64_t n) {
+  while (i < n && at(s, i) == ' ') i++;
+  return i;
+}
 B lower_bytes(const B& s);  // ASCII letters lower-cased
 B upper_bytes(const B& s);  // ASCII letters upper-cased
 B strip_ws(const B& s);     // ASCII whitespace removed at both ends

@@ -78,8 +78,7 @@ static int64_t group_digits(const B& s, int64_t i, int64_t n) {
   if (at(s, i) == ',' && i + 1 < n && at(s, i + 1) != ' ') {
     q = starts(s, ",\\!", i) ? i + 3 : i + 1;
   } else {
-    int64_t k = i;
-    while (k < n && at(s, k) == ' ') k++;
+    int64_t k = skip_spaces(s, i, n);
     for (int p = 0; THIN_SEPARATORS[p]; p++)
       if (starts(s, THIN_SEPARATORS[p], k)) {
         q = k + (int64_t)std::strlen(THIN_SEPARATORS[p]);
@@ -88,7 +87,7 @@ static int64_t group_digits(const B& s, int64_t i, int64_t n) {
     if (q < 0 && k > i) q = k;  // a plain space
   }
   if (q < 0) return -1;
-  while (q < n && at(s, q) == ' ') q++;
+  q = skip_spaces(s, q, n);
   if (q + 3 > n || !(isdig(at(s, q)) && isdig(at(s, q + 1)) && isdig(at(s, q + 2)))) return -1;
   if (q + 3 < n && (isdig(at(s, q + 3)) || (at(s, q + 3) == '.' && at(s, i) == ' '))) return -1;
   return q;
@@ -348,25 +347,18 @@ bool tokenize(const B& s, std::vector<Tok>* out, int depth) {
         toks.push_back(t);
         continue;
       }
-      if (name == "begin") {
+      if (name == "begin" || name == "end") {
         B g;
         if (!read_group(s, i, n, bm, &g, &i)) return false;
         bool ismat = (g.size() >= 6 && g.compare(g.size() - 6, 6, "matrix") == 0) || g == "array";
         if (ismat) {
-          toks.push_back(Tok(T_MATB));
-          if (g == "array") {
+          toks.push_back(Tok(name == "begin" ? T_MATB : T_MATE));
+          if (g == "array" && name == "begin") {  // its column spec
             B g2;
             int64_t i2;
             if (read_group(s, i, n, bm, &g2, &i2)) i = i2;
           }
         }
-        continue;
-      }
-      if (name == "end") {
-        B g;
-        if (!read_group(s, i, n, bm, &g, &i)) return false;
-        bool ismat = (g.size() >= 6 && g.compare(g.size() - 6, 6, "matrix") == 0) || g == "array";
-        if (ismat) toks.push_back(Tok(T_MATE));
         continue;
       }
       if (name == "left" || name == "right") {

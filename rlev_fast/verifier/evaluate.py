@@ -48,6 +48,15 @@ class Ctx(object):
             raise Abort()
 
 
+def _pair_q(e, mask, ctx):
+    """The exact values of e's two children (the second is not evaluated when the first fails)."""
+    a = eval_q(e.kids[0], mask, ctx)
+    if a is None:
+        return None
+    b = eval_q(e.kids[1], mask, ctx)
+    return None if b is None else (a, b)
+
+
 def eval_q(e, mask, ctx):
     """Exact value (num, den) of a constant expression, or None."""
     ctx.step()
@@ -58,12 +67,10 @@ def eval_q(e, mask, ctx):
         a = eval_q(e.kids[0], mask, ctx)
         return None if a is None else (-a[0], a[1])
     if k in (N_ADD, N_SUB, N_MUL, N_DIV):
-        a = eval_q(e.kids[0], mask, ctx)
-        if a is None:
+        ab = _pair_q(e, mask, ctx)
+        if ab is None:
             return None
-        b = eval_q(e.kids[1], mask, ctx)
-        if b is None:
-            return None
+        a, b = ab
         if k == N_ADD:
             return qadd(a, b, 1)
         if k == N_SUB:
@@ -78,13 +85,8 @@ def eval_q(e, mask, ctx):
         if len(e.kids) == 1:
             a = eval_q(e.kids[0], mask, ctx)
             return None if a is None else ((-a[0], a[1]) if neg else a)
-        a = eval_q(e.kids[0], mask, ctx)
-        if a is None:
-            return None
-        b = eval_q(e.kids[1], mask, ctx)
-        if b is None:
-            return None
-        return qadd(a, b, -1 if neg else 1)
+        ab = _pair_q(e, mask, ctx)
+        return None if ab is None else qadd(ab[0], ab[1], -1 if neg else 1)
     if k == N_POW:
         b = eval_q(e.kids[1], mask, ctx)
         if b is None or b[1] != 1:

@@ -295,14 +295,14 @@ class Parser(object):
             self.enter()
             b = self.parse_unary()
             self.leave()
-            a = self.node(N_POW, [a, b])
-            while self.at(T_OP, O_FACT):
-                self.i += 1
-                a = self.node(N_FACT, [a])
+            a = self.factorials(self.node(N_POW, [a, b]))
         return a
 
     def parse_postfix(self):
-        a = self.parse_primary()
+        return self.factorials(self.parse_primary())
+
+    def factorials(self, a):
+        """a!, a!! ...: every "!" that follows."""
         while self.at(T_OP, O_FACT):
             self.i += 1
             a = self.node(N_FACT, [a])

@@ -9,7 +9,7 @@ import re
 from .caps import MAX_AND_GAP, MAX_DIGITS, MAX_ELEMS, MAX_GAP
 from .tables import AND_WORDS, BOX_COMMANDS, GAP_SKIP_CMDS, OR_WORDS
 from .text import (BACKSLASH, BANG, BAR, CARET, COMMA, DOLLAR, DOT, LBRACE, LBRACKET, LESS, LPAREN, MINUS,
-                   NEWLINE, QMARK, RBRACE, SLASH, SPACE, UNDERSCORE, ZERO, isalpha, isdigit, isspace, lower)
+                   NEWLINE, QMARK, RBRACE, SLASH, SPACE, UNDERSCORE, ZERO, isalpha, isdigit, isspace, lower, skip_spaces)
 
 _BRACE_RE = re.compile(b"\\\\.|[{}]", re.S)
 
@@ -282,21 +282,23 @@ def scan_number(t, p, n):
     return i, bytes(out)
 
 
+def _signed_digits(t, j, n):
+    """(start, end) of the digits after an optional sign at t[j] (start == end: none)."""
+    if j < n and t[j] in b"+-":
+        j += 1
+    k = j
+    while j < n and isdigit(t[j]):
+        j += 1
+    return k, j
+
+
 def _power_end(t, i, n):
     """End of "^6" / "^{-3}" at t[i] (digits only), else i."""
     if i + 1 < n and t[i] == CARET:
         if isdigit(t[i + 1]):
-            j = i + 1
-            while j < n and isdigit(t[j]):
-                j += 1
-            return j
+            return _signed_digits(t, i + 1, n)[1]
         if t[i + 1] == LBRACE:
-            j = i + 2
-            if j < n and t[j] in b"+-":
-                j += 1
-            k = j
-            while j < n and isdigit(t[j]):
-                j += 1
+            k, j = _signed_digits(t, i + 2, n)
             if j > k and j < n and t[j] == RBRACE:
                 return j + 1
     return i
@@ -306,26 +308,15 @@ def _exponent_end(t, i, n):
     """End of the exponent part after a number at t[i]: e3 / E-5 (no letter after), a power, or
     "\\times 10^{k}" / "\\cdot 10^k" / "*10^k"; i when there is none."""
     if i + 1 < n and t[i] in b"eE":
-        j = i + 1
-        if j < n and t[j] in b"+-":
-            j += 1
-        k = j
-        while j < n and isdigit(t[j]):
-            j += 1
-        if j > k and not (j < n and isalpha(t[j])):
-            return j
-        return i
+        k, j = _signed_digits(t, i + 1, n)
+        return j if j > k and not (j < n and isalpha(t[j])) else i
     e = _power_end(t, i, n)
     if e > i:
         return e
-    j = i
-    while j < n and t[j] == SPACE:
-        j += 1
+    j = skip_spaces(t, i, n)
     for op in _TIMES:
         if t.startswith(op, j):
-            k = j + len(op)
-            while k < n and t[k] == SPACE:
-                k += 1
+            k = skip_spaces(t, j + len(op), n)
             if t.startswith(b"10", k):
                 e = _power_end(t, k + 2, n)
                 if e > k + 2:

@@ -56,6 +56,13 @@ def letters_end(s, j, n):
     return j
 
 
+def skip_spaces(s, i, n):
+    """The first index >= i of s[:n] that is not a space."""
+    while i < n and s[i] == SPACE:
+        i += 1
+    return i
+
+
 def strip_ws(s):
     a = 0
     b = len(s)

@@ -12,7 +12,7 @@ from .tables import (COMMAND_TOKENS, FUNCS, INF_WORDS, MOD_CMDS, MULTIPLIER_WORD
                      WORD_FUNCS, T_BAR, T_FUNC, T_INF, T_LS,
                      T_MATB, T_MATE, T_NUM, T_OP, T_PI, T_RB, T_RC, T_ROW, T_RP, T_RS, T_SEP, T_SQRT, T_TEXT, T_VAR)
 from .text import (BACKSLASH, BAR, CARET, COMMA, DOT, LBRACE, LOWER_E, MINUS, PLUS, QUOTE, RBRACE, SPACE,
-                   UNDERSCORE, UPPER_E, ZERO, isalpha, isdigit, isspace, letters_end, lower_bytes, strip_ws)
+                   UNDERSCORE, UPPER_E, ZERO, isalpha, isdigit, isspace, letters_end, lower_bytes, skip_spaces, strip_ws)
 
 _REL_OPS = dict(REL_CMDS)
 _COMMAND_SPECS = {name: (kind, op) for name, kind, op in COMMAND_TOKENS}
@@ -47,9 +47,7 @@ def _group_digits(s, i, n):
         if s.startswith(b",\\!", i):
             q = i + 3
     else:
-        k = i
-        while k < n and s[k] == SPACE:
-            k += 1
+        k = skip_spaces(s, i, n)
         for sep in _THIN_SEPARATORS:
             if s.startswith(sep, k):
                 q = k + len(sep)
@@ -58,8 +56,7 @@ def _group_digits(s, i, n):
             q = k  # a plain space
     if q < 0:
         return -1
-    while q < n and s[q] == SPACE:
-        q += 1
+    q = skip_spaces(s, q, n)
     if q + 3 > n or not (isdigit(s[q]) and isdigit(s[q + 1]) and isdigit(s[q + 2])):
         return -1
     if q + 3 < n and (isdigit(s[q + 3]) or (s[q + 3] == DOT and s[i] == SPACE)):
@@ -290,23 +287,16 @@ def tokenize(s, depth=0):
             if name in FUNCS:
                 toks.append(Tok(T_FUNC, 0, name))
                 continue
-            if name == b"begin":
+            if name == b"begin" or name == b"end":
                 g, i = read_group(s, i, n, bm)
                 if g is None:
                     return None
                 if g.endswith(b"matrix") or g == b"array":
-                    toks.append(Tok(T_MATB))
-                    if g == b"array":
+                    toks.append(Tok(T_MATB if name == b"begin" else T_MATE))
+                    if g == b"array" and name == b"begin":  # its column spec
                         g2, i2 = read_group(s, i, n, bm)
                         if g2 is not None:
                             i = i2
-                continue
-            if name == b"end":
-                g, i = read_group(s, i, n, bm)
-                if g is None:
-                    return None
-                if g.endswith(b"matrix") or g == b"array":
-                    toks.append(Tok(T_MATE))
                 continue
             if name in (b"left", b"right"):
                 if i < n and s[i] == DOT:
