@@ -1,26 +1,33 @@
-"""Throughput of the answer verifier against math-verify (parse + verify), same run, same inputs.
+"""The answer verifier against math-verify (parse + verify): who accepts hacks, who accepts correct
+answers, and how fast, in one run on the same inputs.
 
 Providers, interleaved (each repeat runs every provider once, in rotating order):
   cpp-1t   rlev_fast C++ extension, verify_batch(num_threads=1)
   cpp-2t   rlev_fast C++ extension, verify_batch(num_threads=2)
-  python   rlev_fast pure-Python twin
+  python   rlev_fast pure-Python twin (rlev_fast.verifier)
   math-verify  math_verify.verify(parse(gold), parse(pred)) with its defaults (if importable)
 
-Workloads:
+Adversarial (tests/verify/adversarial_suite.py): hack-accept rate (lower is better) and control-accept
+rate (higher is better) per category for rlev_fast and math-verify side by side, and the accept rate
+of every template over the golds of the peer cases.
+
+Speed workloads:
   peer     the 269 cases of ../shared/peer-cases/math_verify_cases.jsonl
   corpus   10,000 generated responses (fixed seed): 1-8 KB of reasoning text, then an answer in an
            assorted format (\\boxed{}, "The final answer is", "Answer:", bold, (B), Chinese markers),
            with golds in answer-key forms. math-verify and the Python twin are slow, so they run on a
            fixed subset of the corpus (the first --subset items); every provider is also timed on that
            subset so the speedups compare the same items.
+Speed is items/s, median and p20/p80 over --repeats; "paired" ratios divide cpp-1t's rate by
+math-verify's in the same repeat (measured interleaved, so a load change hits both alike).
 
-Reports median and p20/p80 of items per second over --repeats, states the hardware, and ends stdout
-with one JSON line. `--quick` is a small smoke run.
+States the hardware and the load, and ends stdout with one JSON line. `--quick` is a small smoke run.
 """
-import importlib
 import argparse
+import importlib
+import importlib.util
+import gc
 import json
-import os
 import random
 import statistics
 import sys
@@ -30,11 +37,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import hardware, percentile as _pct  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import hardware, load_average, percentile as _pct  # noqa: E402  (benchmarks/ is sys.path[0])
 V = importlib.import_module("rlev_fast.verify")  # the module (the package root exports the function `verify`)
 from rlev_fast import verify_python as P  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "peer-cases" / "math_verify_cases.jsonl"
+SUITE = ROOT / "tests" / "verify" / "adversarial_suite.py"
+
+
+def _suite():
+    """tests/verify/adversarial_suite.py (data only), loaded by path."""
+    spec = importlib.util.spec_from_file_location("adversarial_suite", SUITE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -178,6 +194,7 @@ def bench(name, rs, gs, provs, repeats):
             provs[p](rs, gs)  # warm-up (and the one-time encoding, see _providers)
     for rep in range(repeats):
         rot = order[rep % len(order):] + order[:rep % len(order)]
+        gc.collect()
         for p in rot:
             t = time.perf_counter()
             c = time.process_time()
@@ -188,13 +205,68 @@ def bench(name, rs, gs, provs, repeats):
             # lower means other processes held the cores during this run
             util[p].append((time.process_time() - c) / dt)
             answers[p] = a
-    return {p: {"median": statistics.median(v), "p20": _pct(v, 0.2), "p80": _pct(v, 0.8), "n_items": len(rs),
-                "repeats": repeats, "cpu_per_wall": statistics.median(util[p])} for p, v in rates.items()}, answers
+    out = {p: {"median": statistics.median(v), "p20": _pct(v, 0.2), "p80": _pct(v, 0.8), "n_items": len(rs),
+               "repeats": repeats, "cpu_per_wall": statistics.median(util[p])} for p, v in rates.items()}
+    if "cpp-1t" in rates and "math-verify" in rates:  # the same repeat: both saw the same load
+        paired = [a / b for a, b in zip(rates["cpp-1t"], rates["math-verify"])]
+        out["cpp-1t"]["paired_vs_math_verify"] = {"median": statistics.median(paired), "p20": _pct(paired, 0.2),
+                                                 "p80": _pct(paired, 0.8)}
+    return out, answers
+
+
+def adversarial(provs, rows, quick):
+    """Accept rates of the suite's hacks and controls per category, and of every template over the
+    peer-case golds, for the rlev_fast C++ (or Python) backend and math-verify."""
+    A = _suite()
+    judges = {name: provs[name] for name in ("cpp-1t", "python", "math-verify") if name in provs}
+    if "cpp-1t" in judges:
+        judges.pop("python")
+    out = {}
+    for kind, groups in (("hacks", A.HACKS), ("controls", A.CONTROLS)):
+        cases = A.flat(groups)
+        rs, gs = [c[1] for c in cases], [c[2] for c in cases]
+        for name, fn in judges.items():
+            got = fn(rs, gs)
+            per = {}
+            for (cat, _, _, _), ok in zip(cases, got):
+                per.setdefault(cat, [0, 0])
+                per[cat][0] += bool(ok)
+                per[cat][1] += 1
+            out.setdefault(kind, {})[name] = {"accepted": sum(map(bool, got)), "n": len(cases),
+                                              "per_category": {c: {"accepted": a, "n": n} for c, (a, n) in per.items()}}
+    if rows and not quick:
+        from rlev_fast.verifier import gold_answer
+        golds = A.template_golds(rows, gold_answer)
+        for name, template in list(A.TEMPLATES.items()) + list(A.CONTROL_TEMPLATES.items()):
+            rs = [template(a) for _, a in golds]
+            gs = [g for g, _ in golds]
+            for judge, fn in judges.items():
+                acc = sum(map(bool, fn(rs, gs)))
+                out.setdefault("templates", {}).setdefault(name, {})[judge] = {"accepted": acc, "n": len(golds),
+                                                                               "control": name in A.CONTROL_TEMPLATES}
+    return out
+
+
+def _print_adversarial(adv):
+    for kind in ("hacks", "controls"):
+        judges = list(adv[kind])
+        print(f"\n{kind} accepted (" + ("lower" if kind == "hacks" else "higher") + " is better): " +
+              ", ".join(f"{j} {adv[kind][j]['accepted']}/{adv[kind][j]['n']} = "
+                        f"{adv[kind][j]['accepted'] / adv[kind][j]['n']:.1%}" for j in judges))
+        for cat in adv[kind][judges[0]]["per_category"]:
+            cells = "  ".join(f"{j} {adv[kind][j]['per_category'][cat]['accepted']:>3}/"
+                              f"{adv[kind][j]['per_category'][cat]['n']:<3}" for j in judges)
+            print(f"  {cat:<14} {cells}")
+    if "templates" in adv:
+        print("\ntemplates over the peer-case golds, accepted:")
+        for name, per in adv["templates"].items():
+            cells = "  ".join(f"{j} {r['accepted']:>3}/{r['n']}" for j, r in per.items())
+            print(f"  {'control' if next(iter(per.values()))['control'] else 'hack':<8} {name:<32} {cells}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small smoke run (few items, 2 repeats)")
+    ap.add_argument("--quick", action="store_true", help="small smoke run (few items, 2 repeats, no templates)")
     ap.add_argument("--n", type=int, default=10000, help="generated corpus size")
     ap.add_argument("--subset", type=int, default=300, help="corpus items timed for every provider")
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the fast providers")
@@ -203,31 +275,28 @@ def main():
     if args.quick:
         args.n, args.subset, args.repeats, args.slow_repeats = 400, 40, 2, 2
 
-    hw = hardware()
+    hw = hardware(packages=("math-verify",))
     provs = _providers()
     fast = {k: v for k, v in provs.items() if k.startswith("cpp")}
     results = {"hardware": hw, "backend_default": V.backend_name(), "workloads": {}}
-    print(f"hardware: {hw['cpu']}, {hw['cores']} cores, Python {hw['python']}")
-    try:
-        print(f"load average before the run: {os.getloadavg()[0]:.2f}")
-        results["loadavg_before"] = os.getloadavg()[0]
-    except OSError:
-        pass
+    print(f"hardware: {hw['cpu']}, {hw['cores']} cores, Python {hw['python']}, load {hw['load_avg_1m_at_start']}")
     print(f"providers: {', '.join(provs)}")
+    rows = [json.loads(x) for x in PEER.read_text().splitlines() if x.strip()] if PEER.exists() else []
+
+    adv = adversarial(provs, rows, args.quick)
+    results["adversarial"] = adv
+    _print_adversarial(adv)
 
     rs, gs, labels = make_corpus(args.n)
     kb = sum(len(r) for r in rs) / len(rs) / 1024
-    print(f"corpus: {len(rs)} responses, mean {kb:.1f} KB")
-
+    print(f"\ncorpus: {len(rs)} responses, mean {kb:.1f} KB")
     tables = []
-    if PEER.exists():
-        rows = [json.loads(x) for x in PEER.read_text().splitlines() if x.strip()]
+    if rows:
         prs = [r["pred"] for r in rows]
         pgs = [r["gold"] for r in rows]
         res, ans = bench("peer", prs, pgs, provs, args.slow_repeats)
-        agree = {p: sum(a == r["expected"] for a, r in zip(ans[p], rows)) / len(rows) for p in ans}
         for p in res:
-            res[p]["agreement_with_expected"] = agree[p]
+            res[p]["agreement_with_expected"] = sum(a == r["expected"] for a, r in zip(ans[p], rows)) / len(rows)
         results["workloads"]["peer"] = res
         tables.append(("peer cases (269)", res))
     if fast:
@@ -237,8 +306,7 @@ def main():
         results["workloads"]["corpus_full"] = res
         tables.append((f"corpus, all {len(rs)} items", res))
     sub = slice(0, args.subset)
-    srs, sgs = rs[sub], gs[sub]
-    res, ans = bench("corpus_subset", srs, sgs, provs, args.slow_repeats)
+    res, ans = bench("corpus_subset", rs[sub], gs[sub], provs, args.slow_repeats)
     for p in res:
         res[p]["accuracy_vs_generator_label"] = sum(a == lab for a, lab in zip(ans[p], labels[sub])) / args.subset
     results["workloads"]["corpus_subset"] = res
@@ -259,6 +327,10 @@ def main():
                 r["speedup_vs_math_verify"] = r["median"] / base
             if one:
                 r["ratio_vs_cpp_1t"] = r["median"] / one
+        pr = res.get("cpp-1t", {}).get("paired_vs_math_verify")
+        if pr:
+            print(f"  cpp-1t / math-verify, paired by repeat: {pr['median']:.0f}x [{pr['p20']:.0f}, {pr['p80']:.0f}]")
+    results["load_avg_1m_at_end"] = load_average()
     print(json.dumps(results))
 
 

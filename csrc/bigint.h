@@ -1,6 +1,6 @@
 // Small sign-magnitude big integer for the verifier's exact rationals.
 //
-// Only what rlev_fast/verify_python.py does with Python ints: parse decimal / base-b digits,
+// Only what rlev_fast/verifier/rational.py does with Python ints: parse decimal / base-b digits,
 // + - *, compare, bit length, gcd-reduce when both sides fit in 63 bits, and a correctly
 // rounded conversion to double through the top 64 bits plus a sticky bit. Sizes are bounded by
 // the caller (MAX_BITS = 8192 bits after each operation), so schoolbook multiplication is fine.
@@ -176,6 +176,29 @@ inline Big mul(const Big& a, const Big& b) {
 }
 
 inline bool eq(const Big& a, const Big& b) { return a.neg == b.neg && a.mag == b.mag; }
+
+// decimal digits with a leading '-' (as Python's str(int)); for the stage-by-stage parity tests
+inline std::string to_decimal(const Big& a) {
+  if (a.is_zero()) return "0";
+  std::vector<uint32_t> m = a.mag;
+  std::string out;
+  while (!m.empty()) {  // divide by 10**9, collect the remainders
+    uint64_t rem = 0;
+    for (size_t i = m.size(); i-- > 0;) {
+      uint64_t cur = (rem << 32) | m[i];
+      m[i] = (uint32_t)(cur / 1000000000u);
+      rem = cur % 1000000000u;
+    }
+    while (!m.empty() && m.back() == 0) m.pop_back();
+    for (int k = 0; k < 9; k++) {
+      out.push_back((char)('0' + rem % 10));
+      rem /= 10;
+      if (m.empty() && rem == 0) break;
+    }
+  }
+  if (a.neg) out.push_back('-');
+  return std::string(out.rbegin(), out.rend());
+}
 
 // top 64 bits of |a| with a sticky bit, and the shift: |a| ~= m * 2**sh (as Python's _top64)
 inline double top64(const Big& a, int64_t* sh) {

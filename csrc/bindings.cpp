@@ -1,16 +1,20 @@
 // pybind11 module rlev_fast._verify: bytes in (Python encodes str with "surrogatepass"), GIL
-// released around all the work, a batch split over std::threads in contiguous chunks.
+// released around all the work, a batch shared by at most MAX_THREADS std::threads.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "caps.h"
 #include "verify.h"
 
 namespace py = pybind11;
+
+void add_stages(py::module_& m);  // bindings_stages.cpp
 
 static std::vector<std::string> to_strings(const py::list& items, const char* what) {
   std::vector<std::string> out;
@@ -26,30 +30,39 @@ static std::vector<std::string> to_strings(const py::list& items, const char* wh
   return out;
 }
 
-static std::vector<bool> run_batch(const std::vector<std::string>& resps, const std::vector<std::string>& golds,
+// verify() over the batch on up to MAX_THREADS threads (never more than the machine's cores, nor
+// than items: the work is CPU-bound). Threads take chunks from a shared counter and the calling
+// thread works too, so when a thread cannot be created (std::system_error: no memory for its stack,
+// a process limit) the batch goes on with the threads it has; it never calls std::terminate.
+static std::vector<char> run_batch(const std::vector<std::string>& resps, const std::vector<std::string>& golds,
                                    int num_threads) {
-  size_t n = resps.size();
+  const size_t n = resps.size();
   std::vector<char> res(n, 0);
   unsigned hw = std::thread::hardware_concurrency();
   if (hw == 0) hw = 1;
   size_t nt = num_threads <= 0 ? hw : (size_t)num_threads;
-  nt = std::min(nt, std::max<size_t>(n, 1));
-  auto work = [&](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; i++) res[i] = rlv::verify(resps[i], golds[i]) ? 1 : 0;
-  };
-  if (nt <= 1) {
-    work(0, n);
-  } else {
-    std::vector<std::thread> ths;
-    size_t chunk = (n + nt - 1) / nt;
-    for (size_t t = 0; t < nt; t++) {
-      size_t lo = t * chunk, hi = std::min(n, lo + chunk);
-      if (lo >= hi) break;
-      ths.emplace_back(work, lo, hi);
+  nt = std::min({nt, (size_t)hw, (size_t)rlv::MAX_THREADS, std::max<size_t>(n, 1)});
+  const size_t chunk = std::max<size_t>(1, (n + 4 * nt - 1) / (4 * nt));  // a few chunks per thread
+  std::atomic<size_t> next{0};
+  auto work = [&]() {
+    for (;;) {
+      const size_t lo = next.fetch_add(chunk);
+      if (lo >= n) return;
+      const size_t hi = std::min(n, lo + chunk);
+      for (size_t i = lo; i < hi; i++) res[i] = rlv::verify(resps[i], golds[i]) ? 1 : 0;
     }
-    for (auto& th : ths) th.join();
+  };
+  std::vector<std::thread> ths;
+  for (size_t t = 1; t < nt; t++) {
+    try {
+      ths.emplace_back(work);
+    } catch (...) {  // std::system_error (or bad_alloc): go on with fewer threads
+      break;
+    }
   }
-  return std::vector<bool>(res.begin(), res.end());
+  work();
+  for (auto& th : ths) th.join();
+  return res;
 }
 
 // extract / gold_answer without the GIL: the answer as bytes, or None when there is none.
@@ -84,7 +97,7 @@ PYBIND11_MODULE(_verify, m) {
         if (resps.size() != golds.size()) throw py::value_error("responses and golds differ in length");
         std::vector<std::string> r = to_strings(resps, "responses");
         std::vector<std::string> g = to_strings(golds, "golds");
-        std::vector<bool> out;
+        std::vector<char> out;
         {
           py::gil_scoped_release rel;
           out = run_batch(r, g, num_threads);
@@ -94,4 +107,5 @@ PYBIND11_MODULE(_verify, m) {
         return res;
       },
       py::arg("responses"), py::arg("golds"), py::arg("num_threads") = 0);
+  add_stages(m);
 }

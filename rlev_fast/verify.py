@@ -5,8 +5,10 @@ Public API:
     verify(response, gold) -> bool
     verify_batch(responses, golds, num_threads=0) -> list[bool]   (0 = all cores)
 
-Backed by the C++17 extension `rlev_fast._verify` (GIL released, a batch split over threads).
-When it is not built, the pure-Python twin `rlev_fast.verify_python` (same rules, same caps) is used
+Backed by the C++17 extension `rlev_fast._verify` (GIL released, a batch shared by at most
+min(num_threads, cores, MAX_THREADS = 64) threads; a thread that cannot be created leaves the work to
+the others, the process never aborts). When it is not built, the pure-Python twin
+`rlev_fast.verifier` (same stages, same rules, same caps; `rlev_fast.verify_python` re-exports it) is used
 and a warning is issued once. Force a backend with `set_backend("python" | "cpp" | "auto")` or the
 environment variable RLEV_FAST_VERIFY_BACKEND=python|cpp|auto (read at import).
 
@@ -91,7 +93,8 @@ def verify(response, gold):
 
 
 def verify_batch(responses, golds, num_threads=0):
-    """verify() over pairs; the C++ backend releases the GIL and uses num_threads threads (0 = all)."""
+    """verify() over pairs; the C++ backend releases the GIL and uses up to num_threads threads
+    (0 = all cores; never more than the cores nor MAX_THREADS: the work is CPU-bound)."""
     if isinstance(responses, (str, bytes)) or isinstance(golds, (str, bytes)):
         raise TypeError("responses and golds must be sequences of str, not a single string")
     responses = list(responses)

@@ -45,8 +45,8 @@ MC_CASES = [
     ("\\boxed{A}\\boxed{B}\\boxed{C}\\boxed{D}", "B", False),
     ("The answer is ABCD", "B", False),
     ("\u7b54\u6848\u662fA\u6216B", "A", False),  # 答案是A或B
-    # no fallback to "the first capital letter anywhere"
-    ("I think it is B", "B", False),
+    # no fallback to "the first capital letter anywhere"; a closing statement "... is B" is an answer
+    ("I think it is B", "B", True),
     ("Because Alice and Bob disagree, we cannot tell.", "A", False),
     ("B", "B", True),
 ]
@@ -73,7 +73,7 @@ MATH_CASES = [
     ("\\boxed{\\pi/2}", "\\frac{\\pi}{2}", True),
     ("\\boxed{3.14}", "\\pi", True),  # rounded to the precision it states
     ("\\boxed{3}", "\\pi", False),
-    ("\\boxed{0.33}", "\\frac{1}{3}", True),
+    ("\\boxed{0.33}", "\\frac{1}{3}", False),  # two significant digits: not a rounding of 1/3 (0.333 is)
     ("\\boxed{0.3}", "\\frac{1}{3}", False),  # too coarse to count as a rounding
     ("\\boxed{1000.4}", "1000", False),
     ("\\boxed{(1,2)}", "(2,1)", False),
